@@ -1,0 +1,12 @@
+"""One module per segment; ``all_assets()`` is what Definitions loads."""
+
+from dagster_project.assets.engine import manifest_record
+from dagster_project.assets.sources import source_assets
+
+
+def materializable_assets() -> list:
+    return [manifest_record]
+
+
+def all_assets() -> list:
+    return [*source_assets(), *materializable_assets()]

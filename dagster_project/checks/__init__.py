@@ -1,0 +1,7 @@
+"""Asset checks: validation-bundle integrity (blocking) and realism gates, per segment."""
+
+from dagster_project.checks.engine import manifest_checks
+
+
+def all_checks() -> list:
+    return [*manifest_checks]

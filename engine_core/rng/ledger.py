@@ -1,0 +1,131 @@
+"""RNG ledger (ARCHITECTURE §4): ``rng_trace_log`` rows (one per part × family) and one
+``rng_audit_log`` row per RNG-bearing state, published with the state's data."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from importlib import metadata
+
+import pyarrow as pa
+
+from engine_core.identity import canonical_json, engine_version
+from engine_core.rng.samplers import LAWS
+
+GENERATOR = "philox2x64-10"
+_LIBS = ("numpy", "numba", "pyarrow", "polars")
+
+
+@dataclass
+class TraceRow:
+    family_id: str
+    part_index: int
+    events: int = 0
+    draws: int = 0
+    blocks: int = 0
+    first: tuple[int, int, int] | None = None  # (key, ctr_hi, ctr_lo) of the first block
+    last: tuple[int, int, int] | None = None  # … of the last block
+
+
+@dataclass
+class RngLedger:
+    """Accumulates trace rows in canonical (part, family) order for one state."""
+
+    state: str
+    domain_sep: str
+    families: tuple[str, ...]
+    rows: dict[tuple[int, str], TraceRow] = field(default_factory=dict)
+
+    def record(
+        self,
+        family_id: str,
+        part_index: int,
+        *,
+        events: int,
+        draws: int,
+        blocks: int,
+        first: tuple[int, int, int] | None,
+        last: tuple[int, int, int] | None,
+    ) -> None:
+        """Add events of one family in one part; events must arrive in canonical order."""
+        if family_id not in self.families:
+            raise ValueError(f"{self.state}: family {family_id} is not declared")
+        row = self.rows.setdefault((part_index, family_id), TraceRow(family_id, part_index))
+        row.events += int(events)
+        row.draws += int(draws)
+        row.blocks += int(blocks)
+        if events:
+            row.first = row.first or first
+            row.last = last
+
+    def record_stream(self, family_id: str, part_index: int, stream) -> None:
+        """Add everything a :class:`~engine_core.rng.streams.Stream` consumed."""
+        if stream.events == 0:
+            return
+        fh, fl = stream.first_counter
+        lh, ll = stream.last_counter
+        self.record(
+            family_id,
+            part_index,
+            events=stream.events,
+            draws=stream.draws_used,
+            blocks=stream.blocks_used,
+            first=(stream.key, fh, fl),
+            last=(stream.key, lh, ll),
+        )
+
+    def trace_table(self) -> pa.Table:
+        cols: dict[str, list] = {
+            k: []
+            for k in (
+                "state",
+                "family_id",
+                "part_index",
+                "events",
+                "draws",
+                "blocks",
+                "first_key",
+                "first_ctr_hi",
+                "first_ctr_lo",
+                "last_key",
+                "last_ctr_hi",
+                "last_ctr_lo",
+            )
+        }
+        for (part, fam), r in sorted(self.rows.items()):
+            first = r.first or (0, 0, 0)
+            last = r.last or (0, 0, 0)
+            values = (self.state, fam, part, r.events, r.draws, r.blocks, *first, *last)
+            for k, v in zip(cols, values, strict=True):
+                cols[k].append(v)
+        return pa.table(cols)
+
+    def audit_table(self, spec_version: str) -> pa.Table:
+        libs = {}
+        for lib in _LIBS:
+            try:
+                libs[lib] = metadata.version(lib)
+            except metadata.PackageNotFoundError:  # pragma: no cover
+                libs[lib] = "absent"
+        return pa.table(
+            {
+                "state": [self.state],
+                "generator": [GENERATOR],
+                "domain_sep": [self.domain_sep],
+                "families": [",".join(sorted(self.families))],
+                "laws": [canonical_json(LAWS).decode()],
+                "library_versions": [canonical_json(libs).decode()],
+                "engine_version": [engine_version()],
+                "spec_version": [spec_version],
+            }
+        )
+
+    def totals(self) -> dict[str, dict[str, int]]:
+        """Per family: events, draws, blocks (what accounting checks compare)."""
+        out: dict[str, dict[str, int]] = {}
+        for (_, fam), r in sorted(self.rows.items()):
+            t = out.setdefault(fam, {"events": 0, "draws": 0, "blocks": 0})
+            t["events"] += r.events
+            t["draws"] += r.draws
+            t["blocks"] += r.blocks
+        return json.loads(json.dumps(out))

@@ -1,0 +1,82 @@
+"""Run the registered states of a world in dependency order — the CLI's engine."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from engine_core.context import RunContext, default_workers
+from engine_core.contracts import load_dictionary
+from engine_core.errors import EngineError
+from engine_core.manifest import build_manifest
+from engine_core.registry import select_until
+
+
+def run_world(
+    *,
+    profile: str,
+    seed: int,
+    data_root: Path,
+    until: str | None = None,
+    scenario: str | None = None,
+    workers: int | None = None,
+    progress: bool = False,
+) -> list[dict]:
+    """Run states; returns one row per executed state: state, scenario, rows, seconds."""
+    dictionary = load_dictionary()
+    manifest = build_manifest(profile, dictionary)
+    if scenario is not None and scenario not in manifest.scenarios:
+        raise EngineError(
+            "USAGE", detail=f"--scenario {scenario}: not in {', '.join(manifest.scenarios)}"
+        )
+    scenarios = [scenario] if scenario else list(manifest.scenarios)
+    states = select_until(until)
+    bar = _progress() if progress else None
+    rows = []
+    done: set[str] = set()
+    for scen in scenarios:
+        for spec in states:
+            if not spec.scenario_scoped and spec.state_id in done:
+                continue  # scenario-free: computed once, reused by every scenario
+            ctx = RunContext(
+                data_root=Path(data_root),
+                dictionary=dictionary,
+                manifest=manifest,
+                seed=seed,
+                scenario_id=scen if spec.scenario_scoped else None,
+                workers=workers or default_workers(),
+                progress=bar,
+            )
+            t0 = time.perf_counter()
+            try:
+                res = spec.func(ctx)
+            except EngineError as e:
+                raise e if e.state != "ENGINE" else e.with_state(spec.state_id) from None
+            rows.append(
+                {
+                    "state": spec.state_id,
+                    "scenario": ctx.scenario_id or "-",
+                    "rows": res.rows,
+                    "seconds": time.perf_counter() - t0,
+                    "status": ",".join(sorted({o.status for o in res.outputs})) or "-",
+                }
+            )
+            done.add(spec.state_id)
+    return rows
+
+
+def _progress():
+    from rich.progress import Progress
+
+    bars: dict[str, int] = {}
+    prog = Progress(transient=True)
+    prog.start()
+
+    def update(state: str, done: int, total: int) -> None:
+        if state not in bars:
+            bars[state] = prog.add_task(state, total=total)
+        prog.update(bars[state], completed=done, total=total)
+        if done >= total:
+            prog.remove_task(bars.pop(state))
+
+    return update

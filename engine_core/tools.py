@@ -1,0 +1,70 @@
+"""Whole-data-root tooling: digest listing, bundle verification, run tables."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from engine_core.errors import EngineError
+from engine_core.gates.bundle import FLAG, INDEX, verify_bundle
+from engine_core.identity import file_sha256
+from engine_core.io.publish import STAGING
+
+
+def data_files(root: Path) -> list[tuple[str, str]]:
+    """``(relative path, sha256)`` of every published file under ``root``, sorted by path.
+    Staging scratch is not published data and is skipped."""
+    root = Path(root)
+    if not root.is_dir():
+        raise EngineError("USAGE", detail=f"data root {root} does not exist")
+    out = []
+    for dirpath, dirnames, files in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d != STAGING)
+        for f in files:
+            p = Path(dirpath) / f
+            out.append((p.relative_to(root).as_posix(), file_sha256(p)))
+    return sorted(out)
+
+
+def bundle_dirs(root: Path, seed: int | None = None) -> list[Path]:
+    found = sorted(p.parent for p in Path(root).rglob(INDEX) if STAGING not in p.parts)
+    if seed is not None:
+        found = [
+            d
+            for d in found
+            if f"seed={seed}" in d.parts or not any(part.startswith("seed=") for part in d.parts)
+        ]
+    return found
+
+
+def verify_all(root: Path, seed: int | None = None) -> list[tuple[str, str]]:
+    """HashGate every bundle under ``root``; the first failure raises naming its file."""
+    root = Path(root)
+    if not root.is_dir():
+        raise EngineError("USAGE", detail=f"data root {root} does not exist")
+    out = []
+    for d in bundle_dirs(root, seed):
+        if not (d / FLAG).exists():
+            raise EngineError("HASHGATE_FAILED", detail=f"{d / FLAG}: missing (validation failed)")
+        out.append((d.relative_to(root).as_posix(), verify_bundle(d, root)))
+    return out
+
+
+def print_run_table(rows: list[dict], total_seconds: float) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"fraud-engine run — {total_seconds:.2f} s")
+    for col in ("state", "scenario", "rows", "seconds", "rows/s", "output"):
+        t.add_column(col, justify="right" if col in ("rows", "seconds", "rows/s") else "left")
+    for r in rows:
+        rate = r["rows"] / r["seconds"] if r["seconds"] > 0 else 0.0
+        t.add_row(
+            r["state"],
+            r["scenario"],
+            f"{r['rows']:,}",
+            f"{r['seconds']:.2f}",
+            f"{rate:,.0f}",
+            r["status"],
+        )
+    Console().print(t)
