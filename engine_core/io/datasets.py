@@ -161,7 +161,7 @@ def scan_dataset(dictionary: Dictionary, dataset_id: str, data_root: Path):
     import polars as pl
 
     spec = dictionary.dataset(dataset_id)
-    base = spec.path.split("{")[0]
+    base = spec.path.split("{")[0].rsplit("/", 1)[0]  # directory above the first hive key
     pk = spec.partition_keys
     hive = {k: getattr(pl, HIVE_TYPES[k]) for k in pk}
     schema = pl.Schema(pl.from_arrow(dictionary.arrow_schema_of(spec).empty_table()).schema)

@@ -22,10 +22,16 @@ def conform(table: pa.Table, schema: pa.Schema, *, where: str, state: str) -> pa
         raise EngineError(
             "SCHEMA_VIOLATION", state, f"{where}: columns {table.schema.names} != {schema.names}"
         )
-    try:
-        table = table.cast(schema.remove_metadata(), safe=True)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
-        raise EngineError("SCHEMA_VIOLATION", state, f"{where}: {e}") from None
+    cols = []
+    for field, col in zip(schema, table.columns, strict=True):
+        try:  # column by column so the error names the column
+            cols.append(col.cast(field.type, safe=True))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
+            msg = " ".join(str(e).split())
+            raise EngineError(
+                "SCHEMA_VIOLATION", state, f"{where}: column {field.name}: {msg}"
+            ) from None
+    table = pa.Table.from_arrays(cols, schema=schema.remove_metadata())
     for field, col in zip(schema, table.columns, strict=True):
         if not field.nullable and col.null_count:
             raise EngineError("SCHEMA_VIOLATION", state, f"{where}: column {field.name} has nulls")

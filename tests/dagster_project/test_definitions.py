@@ -1,0 +1,134 @@
+"""The Dagster layer: loadable definitions, a pinned asset-graph snapshot, one partition
+materialised end to end with its checks, sensors registering worlds."""
+
+import json
+import os
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from dagster_project.assets import materializable_assets
+from dagster_project.checks import all_checks
+from dagster_project.definitions import defs
+from dagster_project.partitions import SEED, WORLD, parse_partition, partition_key
+from dagster_project.registration import register_world
+from dagster_project.resources import EngineResource
+from dagster_project.sensors import manifest_sensor, seed_request_sensor
+from engine_core.manifest import build_manifest
+
+SNAPSHOT = Path(__file__).parent / "asset_graph.snapshot.json"
+
+
+def graph_snapshot() -> dict:
+    repo = defs.get_repository_def()
+    graph = repo.asset_graph
+    assets = {}
+    for key in sorted(graph.get_all_asset_keys(), key=lambda k: k.to_user_string()):
+        node = graph.get(key)
+        pdef = node.partitions_def
+        assets[key.to_user_string()] = {
+            "kind": "materializable" if node.is_materializable else "source",
+            "partitions": type(pdef).__name__ if pdef else None,
+            "dimensions": [d.name for d in pdef.partitions_defs]
+            if isinstance(pdef, dg.MultiPartitionsDefinition)
+            else None,
+            "deps": sorted(p.to_user_string() for p in node.parent_keys),
+            "checks": sorted(c.name for c in node.check_keys),
+        }
+    return {
+        "assets": assets,
+        "jobs": sorted(j.name for j in repo.get_all_jobs() if not j.name.startswith("__")),
+        "sensors": sorted(s.name for s in repo.sensor_defs),
+        "schedules": sorted(s.name for s in repo.schedule_defs),
+    }
+
+
+def test_definitions_validate_loadable():
+    dg.Definitions.validate_loadable(defs)
+
+
+def test_asset_graph_snapshot():
+    snap = graph_snapshot()
+    if os.environ.get("FWE_UPDATE_SNAPSHOTS"):
+        SNAPSHOT.write_text(json.dumps(snap, indent=2, sort_keys=True) + "\n")
+    assert snap == json.loads(SNAPSHOT.read_text())
+
+
+def test_integrity_checks_block():
+    specs = [s for c in all_checks() for s in c.check_specs]
+    assert specs and all(s.blocking for s in specs)
+
+
+def test_partition_keys_round_trip_and_reject_bad_keys():
+    key = partition_key(2**64 - 1, "0123456789abcdef.baseline")
+    assert parse_partition(key) == (2**64 - 1, "0123456789abcdef.baseline")
+    for bad in [
+        {"seed": "-1", "world": "0123456789abcdef.baseline"},
+        {"seed": "1", "world": "x|y"},
+        {"seed": str(2**64), "world": "0123456789abcdef.a"},
+    ]:
+        with pytest.raises(ValueError):
+            parse_partition(dg.MultiPartitionKey(bad))
+
+
+def test_materialise_tiny_partition_with_checks(tmp_path):
+    instance = dg.DagsterInstance.ephemeral()
+    m = register_world(instance, "tiny", tmp_path, [42])
+    engine = EngineResource(data_root=str(tmp_path), profiles=["tiny"])
+    result = dg.materialize(
+        [*materializable_assets(), *all_checks()],
+        instance=instance,
+        partition_key=partition_key(42, m.worlds[0]),
+        resources={"engine": engine},
+    )
+    assert result.success
+    evals = result.get_asset_check_evaluations()
+    assert evals and all(e.passed for e in evals)
+    mats = result.asset_materializations_for_node("engine__manifest_record")
+    assert mats[0].metadata["manifest_fingerprint"].value == m.mf
+    assert (tmp_path / "manifests" / f"{m.mf}.json").is_file()
+
+
+def test_world_whose_policies_changed_fails_with_engine_message(tmp_path):
+    instance = dg.DagsterInstance.ephemeral()
+    m = register_world(instance, "tiny", tmp_path, [1])
+    # pretend the record was registered under different policies
+    rec_path = tmp_path / "manifests" / f"{m.mf}.json"
+    rec = json.loads(rec_path.read_text())
+    rec["manifest_fingerprint"] = "f" * 64
+    rec_path.write_text(json.dumps(rec))
+    result = dg.materialize(
+        materializable_assets(),
+        instance=instance,
+        partition_key=partition_key(1, m.worlds[0]),
+        resources={"engine": EngineResource(data_root=str(tmp_path), profiles=["tiny"])},
+        raise_on_error=False,
+    )
+    assert not result.success
+    failure = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"][0]
+    assert "SEALED_DIGEST_MISMATCH" in failure.step_failure_data.error.message
+
+
+def test_manifest_sensor_registers_worlds_and_requests_default_seeds(tmp_path):
+    instance = dg.DagsterInstance.ephemeral()
+    engine = EngineResource(data_root=str(tmp_path), profiles=["tiny"], default_seeds=[42, 7])
+    ctx = dg.build_sensor_context(instance=instance, resources={"engine": engine})
+    res = manifest_sensor(ctx)
+    world = build_manifest("tiny").worlds[0]
+    adds = {r.partitions_def_name: list(r.partition_keys) for r in res.dynamic_partitions_requests}
+    assert adds == {WORLD: [world], SEED: ["42", "7"]}
+    assert sorted(r.run_key for r in res.run_requests) == sorted([f"{world}|42", f"{world}|7"])
+    # same policies on the next tick: nothing new
+    ctx2 = dg.build_sensor_context(
+        instance=instance, resources={"engine": engine}, cursor=res.cursor
+    )
+    assert manifest_sensor(ctx2).run_requests == []
+
+
+def test_seed_request_sensor_runs_new_seeds_on_every_world(tmp_path):
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(WORLD, ["0123456789abcdef.baseline"])
+    instance.add_dynamic_partitions(SEED, ["5", "6"])
+    res = seed_request_sensor(dg.build_sensor_context(instance=instance, cursor=json.dumps(["5"])))
+    assert [r.run_key for r in res.run_requests] == ["0123456789abcdef.baseline|6"]
