@@ -16,6 +16,12 @@ GENERATOR = "philox2x64-10"
 _LIBS = ("numpy", "numba", "pyarrow", "polars")
 
 
+def _schema(table: str) -> pa.Schema:
+    from engine_core.contracts import arrow_schema, load_dictionary
+
+    return arrow_schema(load_dictionary().schemas, f"rng.yaml#/$defs/{table}")
+
+
 @dataclass
 class TraceRow:
     family_id: str
@@ -98,7 +104,7 @@ class RngLedger:
             values = (self.state, fam, part, r.events, r.draws, r.blocks, *first, *last)
             for k, v in zip(cols, values, strict=True):
                 cols[k].append(v)
-        return pa.table(cols)
+        return pa.table(cols, schema=_schema("rng_trace_log"))
 
     def audit_table(self, spec_version: str) -> pa.Table:
         libs = {}
@@ -108,7 +114,8 @@ class RngLedger:
             except metadata.PackageNotFoundError:  # pragma: no cover
                 libs[lib] = "absent"
         return pa.table(
-            {
+            schema=_schema("rng_audit_log"),
+            data={
                 "state": [self.state],
                 "generator": [GENERATOR],
                 "domain_sep": [self.domain_sep],
@@ -129,3 +136,28 @@ class RngLedger:
             t["draws"] += r.draws
             t["blocks"] += r.blocks
         return json.loads(json.dumps(out))
+
+
+def publish_ledger(ctx, ledger: RngLedger, *, trace_dataset: str, audit_dataset: str) -> list:
+    """Publish the state's trace and audit tables (called with the state's data outputs)."""
+    from engine_core.io.datasets import write_parquet_dataset
+
+    keys = ctx.keys()
+    return [
+        write_parquet_dataset(
+            ctx.dictionary,
+            trace_dataset,
+            ctx.data_root,
+            keys,
+            [ledger.trace_table()],
+            state=ledger.state,
+        ),
+        write_parquet_dataset(
+            ctx.dictionary,
+            audit_dataset,
+            ctx.data_root,
+            keys,
+            [ledger.audit_table(ctx.dictionary.spec_version)],
+            state=ledger.state,
+        ),
+    ]

@@ -1,7 +1,6 @@
 """Atomic publish: SIGKILL at every step leaves nothing or the complete output; reruns reuse;
 different bytes conflict."""
 
-import os
 import signal
 import subprocess
 import sys
