@@ -124,7 +124,7 @@ class RngLedger:
                 "library_versions": [canonical_json(libs).decode()],
                 "engine_version": [engine_version()],
                 "spec_version": [spec_version],
-            }
+            },
         )
 
     def totals(self) -> dict[str, dict[str, int]]:
