@@ -50,11 +50,17 @@ def main(argv: list[str] | None = None) -> int:
             tags={"fwe/profile": args.profile},
         )
         checks = result.get_asset_check_evaluations()
-        failed = [c.check_name for c in checks if not c.passed]
+        failed = [
+            c.check_name
+            for c in checks
+            if not c.passed and c.severity == dg.AssetCheckSeverity.ERROR
+        ]
+        warned = [c.check_name for c in checks if not c.passed and c.check_name not in failed]
         print(
             f"world {world} seed {args.seed}: run {result.run_id} "
             f"{'succeeded' if result.success else 'FAILED'}; "
             f"{len(checks)} checks, {len(failed)} failed {failed or ''}"
+            + (f"; advisory (WARN) gates not met: {warned}" if warned else "")
         )
         ok = ok and result.success and not failed
     print(f"data under {args.data_root.resolve()}; open the UI with `make ui`")

@@ -16,6 +16,8 @@ class StateSpec:
     segment: str  # "ENGINE", "1A", …
     state: str  # "manifest", "S0", …
     func: Callable[[RunContext], StateResult]
+    outputs: tuple[str, ...] = ()  # dataset ids this state publishes (one asset each)
+    reads: tuple[str, ...] = ()  # dataset ids of earlier states it reads (asset deps)
     scenario_scoped: bool = False
 
     @property
@@ -34,7 +36,64 @@ def manifest_state(ctx: RunContext) -> StateResult:
     )
 
 
-STATES: tuple[StateSpec, ...] = (StateSpec("ENGINE", "manifest", manifest_state),)
+def _layer1() -> tuple[StateSpec, ...]:
+    from engine_core.segments.seg_1A import (
+        s0_gate,
+        s1_country_reference,
+        s2_merchant_universe,
+        s3_outlet_counts,
+        s4_outlet_catalogue,
+        s5_validation,
+    )
+
+    gate_1a = ("s0_gate_receipt_1A", "sealed_inputs_1A")
+    return (
+        StateSpec("1A", "S0", s0_gate.run, gate_1a, ("manifest_record",)),
+        StateSpec("1A", "S1", s1_country_reference.run, ("s1_country_reference",), gate_1a),
+        StateSpec(
+            "1A",
+            "S2",
+            s2_merchant_universe.run,
+            ("merchant_universe", "rng_trace_log_1A_S2", "rng_audit_log_1A_S2"),
+            (*gate_1a, "s1_country_reference"),
+        ),
+        StateSpec(
+            "1A",
+            "S3",
+            s3_outlet_counts.run,
+            ("s3_outlet_counts", "rng_trace_log_1A_S3", "rng_audit_log_1A_S3"),
+            (*gate_1a, "s1_country_reference", "merchant_universe"),
+        ),
+        StateSpec(
+            "1A",
+            "S4",
+            s4_outlet_catalogue.run,
+            ("outlet_catalogue",),
+            (*gate_1a, "merchant_universe", "s3_outlet_counts"),
+        ),
+        StateSpec(
+            "1A",
+            "S5",
+            s5_validation.run,
+            ("validation_bundle_1A",),
+            (
+                "s1_country_reference",
+                "merchant_universe",
+                "rng_trace_log_1A_S2",
+                "rng_audit_log_1A_S2",
+                "s3_outlet_counts",
+                "rng_trace_log_1A_S3",
+                "rng_audit_log_1A_S3",
+                "outlet_catalogue",
+            ),
+        ),
+    )
+
+
+STATES: tuple[StateSpec, ...] = (
+    StateSpec("ENGINE", "manifest", manifest_state, ("manifest_record",)),
+    *_layer1(),
+)
 
 
 def select_until(until: str | None) -> list[StateSpec]:

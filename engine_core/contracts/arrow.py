@@ -6,12 +6,15 @@ true``. The ``x-arrow`` of a column is its own or, following ``$ref``, that of t
 
 from __future__ import annotations
 
+import json
 from urllib.parse import urljoin
 
 import pyarrow as pa
 
 from engine_core.contracts.schemas import BASE_URI, SchemaRegistry
 from engine_core.errors import EngineError
+
+ENUM_KEY = b"fwe.enum"  # allowed values of an enum column, checked on write
 
 _SIMPLE = {
     "uint64": pa.uint64(),
@@ -32,6 +35,7 @@ _SIMPLE = {
     "timestamp[us,UTC]": pa.timestamp("us", tz="UTC"),
     "timestamp[us]": pa.timestamp("us"),
     "dictionary<int32,string>": pa.dictionary(pa.int32(), pa.string()),
+    "list<string>": pa.list_(pa.string()),
 }
 
 
@@ -46,6 +50,8 @@ def _column_type(reg: SchemaRegistry, prop: dict, uri: str, where: str) -> pa.Da
     for _ in range(16):  # follow $ref chains to the def that names the arrow type
         if "x-arrow" in prop:
             return arrow_type(prop["x-arrow"], where)
+        if "enum" in prop and "$ref" not in prop:  # enums are plain strings (layer1 §0.3)
+            return pa.string()
         if "$ref" not in prop:
             break
         uri = urljoin(uri, prop["$ref"])
@@ -62,7 +68,10 @@ def arrow_schema(reg: SchemaRegistry, ref: str) -> pa.Schema:
     fields = []
     for name, prop in props.items():
         typ = _column_type(reg, prop, BASE_URI + ref, f"{ref}/properties/{name}")
-        fields.append(pa.field(name, typ, nullable=bool(prop.get("x-nullable", False))))
+        meta = {ENUM_KEY: json.dumps(prop["enum"])} if "enum" in prop else None
+        fields.append(
+            pa.field(name, typ, nullable=bool(prop.get("x-nullable", False)), metadata=meta)
+        )
     return pa.schema(fields)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from engine_core.contracts.arrow import ENUM_KEY
 from engine_core.errors import EngineError
 
 ROW_GROUP_ROWS = 1_048_576
@@ -35,6 +37,16 @@ def conform(table: pa.Table, schema: pa.Schema, *, where: str, state: str) -> pa
     for field, col in zip(schema, table.columns, strict=True):
         if not field.nullable and col.null_count:
             raise EngineError("SCHEMA_VIOLATION", state, f"{where}: column {field.name} has nulls")
+        if field.metadata and ENUM_KEY in field.metadata and len(col):
+            allowed = pa.array(json.loads(field.metadata[ENUM_KEY]), pa.string())
+            bad = pc.filter(col, pc.invert(pc.is_in(col.cast(pa.string()), allowed)))
+            if len(bad):
+                raise EngineError(
+                    "SCHEMA_VIOLATION",
+                    state,
+                    f"{where}: column {field.name}: {bad[0].as_py()!r} not in the enum "
+                    f"{allowed.to_pylist()}",
+                )
         if pa.types.is_floating(field.type) and len(col):
             finite = pc.all(pc.is_finite(col)).as_py()
             if finite is False:

@@ -251,9 +251,19 @@ def poisson_inv_nb(u, mu, scratch):
 
 
 @njit(nogil=True, cache=True)
+def nb2_lambda_nb(x0, mu, kappa):
+    """Gamma mixing mean of NB2 (layer2 §3.4): Λ = μ·max(0, 1 − 1/(9κ) + z/(3√κ))³."""
+    z = as241_nb(uniform01_nb(x0))
+    t = 1.0 - 1.0 / (9.0 * kappa) + z / (3.0 * np.sqrt(kappa))
+    if t <= 0.0:
+        return 0.0
+    return mu * (t * t * t)
+
+
+@njit(nogil=True, cache=True)
 def nb2_nb(x0, x1, mu, kappa, scratch):
-    """NB2(mean mu, dispersion kappa) from two words: Λ = mu·WH(κ)/κ, then Poisson(Λ)."""
-    lam = mu * wh_gamma_nb(kappa, uniform01_nb(x0)) / kappa
+    """NB2(mean mu, dispersion kappa) from two words: Λ from x0, then Poisson(Λ) from x1."""
+    lam = nb2_lambda_nb(x0, mu, kappa)
     if lam <= POISSON_ZERO_MEAN:
         return np.int64(0)
     return poisson_inv_nb(uniform01_nb(x1), lam, scratch)
@@ -296,11 +306,25 @@ def _nb2_array(x0, x1, mu, kappa):
     out = np.empty(n, dtype=np.int64)
     scratch = np.empty(16, dtype=np.float64)
     for i in range(n):
-        lam = mu[i] * wh_gamma_nb(kappa[i], uniform01_nb(x0[i])) / kappa[i]
+        lam = nb2_lambda_nb(x0[i], mu[i], kappa[i])
         if lam > POISSON_ZERO_MEAN and poisson_window_nb(lam) > scratch.shape[0]:
             scratch = np.empty(poisson_window_nb(lam) * 2, dtype=np.float64)
         out[i] = nb2_nb(x0[i], x1[i], mu[i], kappa[i], scratch)
     return out
+
+
+@njit(nogil=True, cache=True)
+def _wh_gamma_array(k, u):
+    out = np.empty(u.shape[0], dtype=np.float64)
+    for i in range(u.shape[0]):
+        out[i] = wh_gamma_nb(k[i], u[i])
+    return out
+
+
+def wh_gamma(k, u) -> np.ndarray:
+    """Gamma(k, 1) from one uniform each (Wilson–Hilferty on AS241)."""
+    u = _f64(np.atleast_1d(u))
+    return _wh_gamma_array(_f64(k, u.shape[0]), u)
 
 
 def _f64(a, n=None) -> np.ndarray:

@@ -13,10 +13,11 @@ import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
+from numba import njit
 
 from engine_core.errors import EngineError
 from engine_core.identity import le64, uer
-from engine_core.rng.philox import fill_words
+from engine_core.rng.philox import ctr_add_nb, fill_words, philox_nb
 
 _U64 = (1 << 64) - 1
 _U128 = 1 << 128
@@ -122,3 +123,29 @@ class Stream:
         from engine_core.rng.uniform import uniform01
 
         return uniform01(self.words(n))
+
+
+@njit(nogil=True, cache=True)
+def _row_words_nb(key, hi, lo, n_words, out):
+    nb = (n_words + 1) // 2
+    for i in range(key.shape[0]):
+        for b in range(nb):
+            h, l_, _ = ctr_add_nb(hi[i], lo[i], np.uint64(b))
+            o0, o1 = philox_nb(l_, h, key[i])
+            out[i, 2 * b] = o0
+            if 2 * b + 1 < n_words:
+                out[i, 2 * b + 1] = o1
+
+
+def row_words(
+    key: np.ndarray, hi: np.ndarray, lo: np.ndarray, n_words: int, state: str = "ENGINE"
+) -> np.ndarray:
+    """The first ``n_words`` words of one stream per row: ``out[i, j]`` = word j of row i's
+    stream (word j mod 2 of block ⌊j/2⌋). Raises RNG_COUNTER_WRAP if any stream would wrap."""
+    nb = (n_words + 1) // 2
+    top = np.uint64(_U64)
+    if nb and np.any((hi == top) & (lo > top - np.uint64(nb - 1))):
+        raise EngineError("RNG_COUNTER_WRAP", state, f"a stream cannot hold {nb} blocks")
+    out = np.empty((key.shape[0], n_words), dtype=np.uint64)
+    _row_words_nb(key, hi, lo, n_words, out)
+    return out

@@ -1,0 +1,93 @@
+"""Assets from the engine's state registry: one multi-asset per state, one asset per output
+dataset (key ``layer/segment/dataset``), deps = the datasets the state reads."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+import dagster as dg
+
+from dagster_project.partitions import parse_partition, world_seed_partitions
+from dagster_project.resources import EngineResource
+from engine_core.contracts import load_dictionary
+from engine_core.errors import EngineError
+from engine_core.registry import STATES, StateSpec
+
+
+def asset_key(dataset_id: str) -> dg.AssetKey:
+    if dataset_id == "manifest_record":
+        return dg.AssetKey(["engine", "manifest_record"])
+    spec = load_dictionary().dataset(dataset_id)
+    return dg.AssetKey([spec.path.split("/")[0], spec.segment, dataset_id])
+
+
+def _data_version(files) -> dg.DataVersion:
+    h = hashlib.sha256()
+    for rel, sha in files:
+        h.update(f"{rel} {sha}\n".encode())
+    return dg.DataVersion(h.hexdigest())
+
+
+def run_state(context, engine: EngineResource, spec: StateSpec):
+    """Run one engine state for the partition; EngineError → a one-line Dagster Failure."""
+    seed, world = parse_partition(context.partition_key)
+    try:
+        ctx = engine.run_context(seed, world, scenario_scoped=spec.scenario_scoped, log=context.log)
+        t0 = time.perf_counter()
+        res = spec.func(ctx)
+        seconds = time.perf_counter() - t0
+    except EngineError as e:
+        raise dg.Failure(description=e.message, metadata={"code": e.full_code}) from None
+    by_id = {o.dataset_id: o for o in res.outputs}
+    for ds in spec.outputs:
+        out = by_id[ds]
+        meta = {
+            "rows": dg.MetadataValue.int(out.rows),
+            "state_seconds": dg.MetadataValue.float(round(seconds, 3)),
+            "publish": dg.MetadataValue.text(out.status),
+            "path": dg.MetadataValue.path(str(out.path)),
+            "files": dg.MetadataValue.int(len(out.files)),
+            "manifest_fingerprint": dg.MetadataValue.text(ctx.mf),
+        }
+        if ds == spec.outputs[0]:
+            meta.update({k: v for k, v in res.metadata.items()})
+        yield dg.MaterializeResult(
+            asset_key=asset_key(ds), metadata=meta, data_version=_data_version(out.files)
+        )
+
+
+def state_asset(spec: StateSpec, extra_deps=()) -> dg.AssetsDefinition:
+    deps = [asset_key(r) for r in spec.reads] + list(extra_deps)
+    specs = [
+        dg.AssetSpec(
+            key=asset_key(ds),
+            deps=deps,
+            group_name="engine" if spec.segment == "ENGINE" else f"seg_{spec.segment}",
+            description=load_dictionary().dataset(ds).__dict__.get("description")
+            or f"{ds} — published by {spec.state_id}",
+            kinds={"parquet"} if load_dictionary().dataset(ds).format == "parquet" else {"json"},
+        )
+        for ds in spec.outputs
+    ]
+
+    @dg.multi_asset(
+        specs=specs,
+        name=spec.state_id.replace(".", "_").lower(),
+        partitions_def=world_seed_partitions,
+        description=(
+            spec.func.__module__
+            and __import__(spec.func.__module__, fromlist=["_"]).__doc__
+            or spec.state_id
+        )
+        .strip()
+        .splitlines()[0],
+    )
+    def _state(context, engine: EngineResource):
+        yield from run_state(context, engine, spec)
+
+    return _state
+
+
+def segment_assets(segment: str, extra_deps=()) -> list[dg.AssetsDefinition]:
+    return [state_asset(s, extra_deps) for s in STATES if s.segment == segment]

@@ -1,0 +1,1 @@
+"""Numba kernels shared by states (integerisation, alias, counts, routing)."""

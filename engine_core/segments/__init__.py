@@ -1,0 +1,1 @@
+"""One package per segment, one module per state (pure functions of sealed inputs)."""

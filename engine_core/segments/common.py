@@ -1,0 +1,298 @@
+"""Mechanics every segment shares: S0 gates (HashGate upstream, seal inputs), sealed reads,
+reading published datasets, RNG ledger publication, the validation-bundle state."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from engine_core.checks import Check
+from engine_core.context import RunContext, StateResult
+from engine_core.errors import EngineError
+from engine_core.gates import SealedInput, SealedInputs, build_bundle, gate_receipt, verify_bundle
+from engine_core.identity import canonical_json, file_sha256, sha256_hex
+from engine_core.io.datasets import PartitionKeys, resolve, write_json_dataset
+from engine_core.io.publish import tree_listing
+
+
+def keys_for(ctx: RunContext, dataset_id: str) -> PartitionKeys:
+    """Partition keys of ``dataset_id`` in this run (SF datasets drop the seed)."""
+    pk = ctx.dictionary.dataset(dataset_id).partition_keys
+    return PartitionKeys(
+        mf=ctx.mf,
+        ph=ctx.ph,
+        seed=ctx.seed if "seed" in pk else None,
+        scenario_id=ctx.scenario_id if "scenario_id" in pk else None,
+    )
+
+
+def dataset_path(ctx: RunContext, dataset_id: str) -> Path:
+    return resolve(ctx.dictionary, dataset_id, ctx.data_root, keys_for(ctx, dataset_id))
+
+
+def read_table(ctx: RunContext, dataset_id: str, columns=None, *, state: str) -> pa.Table:
+    """All parts of a published parquet partition, in part order, with the contract schema."""
+    path = dataset_path(ctx, dataset_id)
+    parts = sorted(path.glob("part-*.parquet")) if path.is_dir() else []
+    if not parts:
+        raise EngineError(
+            "SEALED_INPUT_MISSING", state, f"{dataset_id}: nothing published at {path}"
+        )
+    schema = ctx.dictionary.arrow_schema_of(dataset_id)
+    if columns is not None:
+        schema = pa.schema([schema.field(c) for c in columns])
+    tables = [pq.read_table(p, columns=columns, schema=schema) for p in parts]
+    return pa.concat_tables(tables).replace_schema_metadata(None)
+
+
+def read_json(ctx: RunContext, dataset_id: str, *, state: str):
+    path = dataset_path(ctx, dataset_id)
+    if not path.is_file():
+        raise EngineError("SEALED_INPUT_MISSING", state, f"{dataset_id}: expected {path}")
+    return json.loads(path.read_bytes())
+
+
+# --- sealing -------------------------------------------------------------------------------
+def seal_policy(ctx: RunContext, name: str, read_by: tuple[str, ...]) -> SealedInput:
+    """A policy is sealed by the digest of its effective (profile-overridden) content."""
+    spec = ctx.dictionary.policy(name)
+    doc = ctx.manifest.policies[name]
+    return SealedInput(
+        name, "policy", spec.path, sha256_hex(canonical_json(doc)), role="policy", read_by=read_by
+    )
+
+
+def refdata_path(package: str, rel: str) -> Path:
+    return Path(str(resources.files(package))) / rel
+
+
+def seal_refdata(
+    package: str, rel: str, read_by: tuple[str, ...], role: str = "refdata"
+) -> SealedInput:
+    p = refdata_path(package, rel)
+    if not p.is_file():
+        raise EngineError("SEALED_INPUT_MISSING", detail=f"{package}:{rel}: expected {p}")
+    return SealedInput(
+        f"{package}:{rel}",
+        "refdata",
+        f"{package}:{rel}",
+        file_sha256(p),
+        role=role,
+        read_by=read_by,
+    )
+
+
+def seal_upstream(
+    ctx: RunContext, dataset_id: str, bundle_digest: str, read_by, *, scope: str = "ROW_LEVEL"
+) -> SealedInput:
+    rel = dataset_path(ctx, dataset_id).relative_to(ctx.data_root).as_posix()
+    return SealedInput(
+        dataset_id,
+        "dataset",
+        rel,
+        bundle_digest,
+        role="upstream",
+        read_scope=scope,
+        read_by=tuple(read_by),
+    )
+
+
+def verify_upstream(ctx: RunContext, segment: str, upstream: list[str]) -> dict[str, str]:
+    """HashGate each upstream segment's bundle; returns ``{segment: bundle digest}``."""
+    out = {}
+    for seg in upstream:
+        bundle = dataset_path(ctx, f"validation_bundle_{seg}")
+        out[seg] = verify_bundle(
+            bundle, ctx.data_root, state=f"{segment}.S0", code="UPSTREAM_GATE_FAILED"
+        )
+    return out
+
+
+def run_gate(
+    ctx: RunContext, segment: str, upstream: dict[str, str], inputs: list[SealedInput]
+) -> StateResult:
+    """Publish ``sealed_inputs_<SEG>`` and ``s0_gate_receipt_<SEG>``."""
+    state = f"{segment}.S0"
+    sealed = SealedInputs(segment, inputs)
+    receipt_id, sealed_id = f"s0_gate_receipt_{segment}", f"sealed_inputs_{segment}"
+    seed = ctx.seed if "seed" in ctx.dictionary.dataset(sealed_id).partition_keys else None
+    outs = [
+        write_json_dataset(
+            ctx.dictionary,
+            sealed_id,
+            ctx.data_root,
+            keys_for(ctx, sealed_id),
+            sealed.document(mf=ctx.mf, ph=ctx.ph, seed=seed),
+            state=state,
+        ),
+        write_json_dataset(
+            ctx.dictionary,
+            receipt_id,
+            ctx.data_root,
+            keys_for(ctx, receipt_id),
+            gate_receipt(
+                segment,
+                mf=ctx.mf,
+                ph=ctx.ph,
+                seed=seed,
+                spec_version=ctx.dictionary.spec_version,
+                upstream=sorted(upstream.items()),
+                sealed=sealed,
+            ),
+            state=state,
+        ),
+    ]
+    return StateResult(
+        state,
+        outs,
+        rows=len(inputs),
+        metadata={
+            "sealed_inputs_digest": sealed.digest,
+            "upstream": ", ".join(sorted(upstream)) or "none",
+        },
+    )
+
+
+def load_sealed(ctx: RunContext, segment: str, *, state: str) -> SealedInputs:
+    """Re-verify the segment's sealed set against its receipt before any read."""
+    doc = read_json(ctx, f"sealed_inputs_{segment}", state=state)
+    receipt = read_json(ctx, f"s0_gate_receipt_{segment}", state=state)
+    sealed = SealedInputs.from_document(doc, state=state)
+    if receipt["sealed_inputs_digest"] != sealed.digest:
+        raise EngineError(
+            "SEALED_DIGEST_MISMATCH",
+            state,
+            f"s0_gate_receipt_{segment} does not match sealed_inputs_{segment}",
+        )
+    if doc["manifest_fingerprint"] != ctx.mf:
+        raise EngineError(
+            "SEALED_DIGEST_MISMATCH", state, f"sealed_inputs_{segment} belongs to another manifest"
+        )
+    return sealed
+
+
+# --- validation ----------------------------------------------------------------------------
+def segment_files(ctx: RunContext, segment: str) -> list[tuple[str, str]]:
+    """Every published file of the segment's datasets for this partition (SF ones included)."""
+    files = []
+    for spec in ctx.dictionary.datasets.values():
+        if spec.segment != segment or spec.id == f"validation_bundle_{segment}":
+            continue
+        path = dataset_path(ctx, spec.id)
+        if path.is_dir():
+            files += [
+                ((path / r).relative_to(ctx.data_root).as_posix(), d) for r, d in tree_listing(path)
+            ]
+        elif path.is_file():
+            files.append((path.relative_to(ctx.data_root).as_posix(), file_sha256(path)))
+        else:
+            raise EngineError(
+                "SEALED_INPUT_MISSING", f"{segment}.VAL", f"{spec.id}: expected {path}"
+            )
+    return sorted(files)
+
+
+def run_validation(ctx: RunContext, segment: str, state: str, checks: list[Check]) -> StateResult:
+    state_id = f"{segment}.{state}"
+    rows = [c.evaluate(ctx) for c in checks]
+    bundle = dataset_path(ctx, f"validation_bundle_{segment}")
+    status, digest = build_bundle(
+        ctx.dictionary,
+        segment=segment,
+        bundle_dir=bundle,
+        data_root=ctx.data_root,
+        files=segment_files(ctx, segment),
+        checks=rows,
+        mf=ctx.mf,
+        seed=ctx.seed,
+        state=state_id,
+    )
+    from engine_core.io.datasets import PublishResult
+
+    res = PublishResult(
+        f"validation_bundle_{segment}",
+        bundle,
+        "published",
+        len(rows),
+        [((bundle / r).relative_to(ctx.data_root).as_posix(), d) for r, d in tree_listing(bundle)],
+    )
+    return StateResult(
+        state_id, [res], rows=len(rows), metadata={"bundle_digest": digest, "checks": len(rows)}
+    )
+
+
+def lookup(values, mapping: dict, dtype=np.float64) -> np.ndarray:
+    """Vectorised ``mapping[v]`` for an array of category labels (one dict access per
+    distinct label, not per row)."""
+    labels, inverse = np.unique(np.asarray(values, dtype=object), return_inverse=True)
+    table = np.array([mapping[lab] for lab in labels], dtype=dtype)
+    return table[inverse.reshape(-1)]
+
+
+# --- generic per-dataset checks (REALISM layer-wide rows) -----------------------------------
+def _pk_strictly_sorted(table: pa.Table, pk: tuple[str, ...]) -> bool:
+    """Rows strictly increasing in the primary key (lexicographic; strings by UTF-8 bytes)."""
+    if table.num_rows < 2 or not pk:
+        return True
+    cols = []
+    for c in pk:
+        col = table.column(c)
+        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            _, codes = np.unique(np.asarray(col.to_pylist(), dtype=object), return_inverse=True)
+            cols.append(codes.reshape(-1))
+        else:
+            cols.append(col.to_numpy())
+    greater = np.zeros(table.num_rows - 1, dtype=bool)
+    equal = np.ones(table.num_rows - 1, dtype=bool)
+    for c in cols:
+        greater |= equal & (c[1:] > c[:-1])
+        equal &= c[1:] == c[:-1]
+    return bool(greater.all())
+
+
+def dataset_checks(segment: str, datasets: dict[str, str]) -> list[Check]:
+    """``<SEG>.<STATE>.schema`` and ``<SEG>.<STATE>.finite_floats`` for each primary dataset."""
+    from engine_core.checks import INTEGRITY, Outcome
+
+    out = []
+    for ds, st in datasets.items():
+
+        def schema(ctx, ds=ds):
+            path = dataset_path(ctx, ds)
+            want = ctx.dictionary.arrow_schema_of(ds)
+            parts = sorted(path.glob("part-*.parquet"))
+            bad = [
+                p.name
+                for p in parts
+                if not pq.read_schema(p).remove_metadata().equals(want.remove_metadata())
+            ]
+            spec = ctx.dictionary.dataset(ds)
+            ordered = _pk_strictly_sorted(
+                read_table(ctx, ds, list(spec.primary_key) or None, state=f"{segment}.VAL"),
+                spec.primary_key,
+            )
+            return Outcome(
+                bool(parts) and not bad and ordered,
+                {"parts": len(parts), "schema_mismatch": bad, "pk_sorted": ordered},
+                "contract schema; rows strictly in PK order",
+            )
+
+        def finite(ctx, ds=ds):
+            t = read_table(ctx, ds, state=f"{segment}.VAL")
+            bad = {}
+            for name, col in zip(t.column_names, t.columns, strict=True):
+                if pa.types.is_floating(col.type):
+                    arr = col.to_numpy()
+                    n = int((~np.isfinite(arr)).sum())
+                    if n:
+                        bad[name] = n
+            return Outcome(not bad, bad, {})
+
+        out.append(Check(f"{segment}.{st}.schema", INTEGRITY, ds, schema))
+        out.append(Check(f"{segment}.{st}.finite_floats", INTEGRITY, ds, finite))
+    return out

@@ -1,0 +1,125 @@
+"""1A.S2 — merchant universe (RNG): N merchants with home country, MCC, channel, size class."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyarrow as pa
+
+from engine_core.context import RunContext, StateResult
+from engine_core.io.datasets import write_parquet_dataset
+from engine_core.kernels.integerise import sys_integerise
+from engine_core.rng import RngLedger, build_alias_table, uniform01
+from engine_core.rng.ledger import publish_ledger
+from engine_core.rng.streams import Stream, row_words
+from engine_core.segments.common import keys_for, load_sealed, lookup, read_table
+from engine_core.segments.ids import mint_ids
+from engine_core.segments.layer1_rng import DOMAIN_SEP, families
+
+STATE = "1A.S2"
+DATASET = "merchant_universe"
+HOME = "1A.S2.home_alloc.v1"
+ATTRS = "1A.S2.merchant_attrs.v1"
+SIZES = ("micro", "small", "medium", "large")
+
+
+def mcc_table(taxonomy: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """MCC codes in code order with their group and weight group.share · mcc_share."""
+    rows = sorted(
+        (int(code), group, g["share"] * share)
+        for group, g in taxonomy["groups"].items()
+        for code, share in g["mccs"].items()
+    )
+    return (
+        np.array([r[0] for r in rows], dtype=np.uint16),
+        np.array([r[1] for r in rows], dtype=object),
+        np.array([r[2] for r in rows], dtype=np.float64),
+    )
+
+
+def ledger_record_rows(
+    ledger: RngLedger, family: str, part: int, key, hi, lo, draws_per_event: int
+) -> None:
+    """Trace one event per row stream (rows in canonical order)."""
+    n = key.shape[0]
+    if n == 0:
+        return
+    blocks = (draws_per_event + 1) // 2
+    last_lo = int(lo[-1]) + blocks - 1
+    last = (int(key[-1]), int(hi[-1]) + (last_lo >> 64), last_lo & ((1 << 64) - 1))
+    ledger.record(
+        family,
+        part,
+        events=n,
+        draws=n * draws_per_event,
+        blocks=n * blocks,
+        first=(int(key[0]), int(hi[0]), int(lo[0])),
+        last=last,
+    )
+
+
+def build(ctx: RunContext, countries: pa.Table, ledger: RngLedger) -> tuple[pa.Table, dict]:
+    model = ctx.manifest.policies["merchant_model_1A"]
+    taxonomy = ctx.manifest.policies["mcc_taxonomy_1A"]
+    fam = families(ctx, "1A", "S2")
+    n = int(model["n_merchants"])
+    iso = countries.column("country_iso").to_pylist()
+    # 1. home allocation: SYS over the universe in iso order, one uniform
+    home_stream = Stream(*fam[HOME].derive("world"), state=STATE)
+    u = float(home_stream.uniforms(1)[0])
+    ledger.record_stream(HOME, 0, home_stream)
+    n_c = sys_integerise(n, countries.column("merchant_weight").to_numpy(), u, state=STATE)
+    # 2. ids minted in (iso, local_index) order
+    home = np.repeat(np.array(iso, dtype=object), n_c)
+    local = np.concatenate([np.arange(k) for k in n_c]) if n else np.array([], dtype=np.int64)
+    ids, retries = mint_ids(
+        "merchant", ctx.mf, ctx.seed, list(zip(home, local.astype(str), strict=True)), state=STATE
+    )
+    order = np.argsort(ids, kind="stable")
+    ids, home = ids[order], home[order]
+    # 3. attributes from each merchant's stream: alias MCC, channel coin, size inverse CDF
+    key, hi, lo = fam[ATTRS].derive_many([str(int(m)) for m in ids])
+    w = row_words(key, hi, lo, 3, STATE)
+    ledger_record_rows(ledger, ATTRS, 0, key, hi, lo, 3)
+    codes, groups, weights = mcc_table(taxonomy)
+    table = build_alias_table(codes, weights, state=STATE)
+    slot = table.pick(w[:, 0])
+    mcc, group = codes[table.order][slot], groups[table.order][slot]
+    p_cnp = lookup(group, {g: v["p_cnp"] for g, v in taxonomy["groups"].items()})
+    cnp = uniform01(w[:, 1]) < p_cnp
+    mix = np.array([model["size_mix"][s] for s in SIZES])  # the 4 classes, in listed order
+    cdf = np.cumsum(mix) / math.fsum(mix.tolist())
+    cdf[-1] = 1.0
+    size = np.searchsorted(cdf, uniform01(w[:, 2]), side="right")
+    out = pa.table(
+        {
+            "merchant_id": pa.array(ids, pa.uint64()),
+            "home_country_iso": home.tolist(),
+            "mcc": pa.array(mcc, pa.uint16()),
+            "mcc_group": group.tolist(),
+            "channel": np.where(cnp, "card_not_present", "card_present").tolist(),
+            "size_class": np.array(SIZES, dtype=object)[size].tolist(),
+        }
+    )
+    return out, {"merchants": n, "id_retries": retries, "home_countries": int((n_c > 0).sum())}
+
+
+def run(ctx: RunContext) -> StateResult:
+    sealed = load_sealed(ctx, "1A", state=STATE)
+    for name in ("merchant_model_1A", "mcc_taxonomy_1A", "rng_1A"):
+        sealed.require(name, state=STATE)
+    countries = read_table(
+        ctx, "s1_country_reference", ["country_iso", "merchant_weight"], state=STATE
+    )
+    ledger = RngLedger(STATE, DOMAIN_SEP, (HOME, ATTRS))
+    table, meta = build(ctx, countries, ledger)
+    outs = [
+        write_parquet_dataset(
+            ctx.dictionary, DATASET, ctx.data_root, keys_for(ctx, DATASET), [table], state=STATE
+        )
+    ]
+    outs += publish_ledger(
+        ctx, ledger, trace_dataset="rng_trace_log_1A_S2", audit_dataset="rng_audit_log_1A_S2"
+    )
+    return StateResult(STATE, outs, rows=table.num_rows, metadata=meta)
