@@ -90,9 +90,80 @@ def _layer1() -> tuple[StateSpec, ...]:
     )
 
 
+def _layer1_1b() -> tuple[StateSpec, ...]:
+    from engine_core.segments.seg_1B import (
+        s0_gate,
+        s1_tile_index,
+        s2_tile_weights,
+        s3_site_requirements,
+        s4_alloc_plan,
+        s5_site_tile_assignment,
+        s6_site_locations,
+        s7_validation,
+    )
+
+    gate = ("s0_gate_receipt_1B", "sealed_inputs_1B")
+    return (
+        StateSpec("1B", "S0", s0_gate.run, gate, ("validation_bundle_1A",)),
+        StateSpec(
+            "1B", "S1", s1_tile_index.run, ("s1_tile_index",), (*gate, "s1_country_reference")
+        ),
+        StateSpec("1B", "S2", s2_tile_weights.run, ("s2_tile_weights",), (*gate, "s1_tile_index")),
+        StateSpec(
+            "1B",
+            "S3",
+            s3_site_requirements.run,
+            ("s3_site_requirements",),
+            (*gate, "outlet_catalogue"),
+        ),
+        StateSpec(
+            "1B",
+            "S4",
+            s4_alloc_plan.run,
+            ("s4_alloc_plan", "rng_trace_log_1B_S4", "rng_audit_log_1B_S4"),
+            (*gate, "s2_tile_weights", "s3_site_requirements"),
+        ),
+        StateSpec(
+            "1B",
+            "S5",
+            s5_site_tile_assignment.run,
+            ("s5_site_tile_assignment", "rng_trace_log_1B_S5", "rng_audit_log_1B_S5"),
+            (*gate, "outlet_catalogue", "s4_alloc_plan"),
+        ),
+        StateSpec(
+            "1B",
+            "S6",
+            s6_site_locations.run,
+            ("site_locations", "rng_trace_log_1B_S6", "rng_audit_log_1B_S6"),
+            (*gate, "s1_tile_index", "s5_site_tile_assignment"),
+        ),
+        StateSpec(
+            "1B",
+            "S7",
+            s7_validation.run,
+            ("validation_bundle_1B",),
+            (
+                "s1_tile_index",
+                "s2_tile_weights",
+                "s3_site_requirements",
+                "s4_alloc_plan",
+                "rng_trace_log_1B_S4",
+                "rng_audit_log_1B_S4",
+                "s5_site_tile_assignment",
+                "rng_trace_log_1B_S5",
+                "rng_audit_log_1B_S5",
+                "site_locations",
+                "rng_trace_log_1B_S6",
+                "rng_audit_log_1B_S6",
+            ),
+        ),
+    )
+
+
 STATES: tuple[StateSpec, ...] = (
     StateSpec("ENGINE", "manifest", manifest_state, ("manifest_record",)),
     *_layer1(),
+    *_layer1_1b(),
 )
 
 
@@ -110,3 +181,18 @@ def select_until(until: str | None) -> list[StateSpec]:
         return list(STATES[: last + 1])
     known = ", ".join(dict.fromkeys(segs)) + "; states: " + ", ".join(ids)
     raise EngineError("USAGE", detail=f"--until {until}: not a registered segment/state ({known})")
+
+
+def segment_checks(segment: str):
+    """The check list of a segment (what its validation state and asset checks run)."""
+    import importlib
+
+    return importlib.import_module(f"engine_core.segments.seg_{segment}.checks").CHECKS
+
+
+def all_checks():
+    return [
+        c
+        for seg in dict.fromkeys(s.segment for s in STATES if s.segment != "ENGINE")
+        for c in segment_checks(seg)
+    ]

@@ -1,6 +1,6 @@
-"""Segment 1A asset checks (the same functions the 1A.S5 bundle runs)."""
+"""Segment 1A asset checks (the same functions the 1A validation bundle runs)."""
 
 from dagster_project.checks.factory import segment_checks
-from engine_core.segments.seg_1A.checks import CHECKS
+from engine_core.registry import segment_checks as engine_checks
 
-checks = segment_checks(CHECKS)
+checks = segment_checks(engine_checks("1A"))

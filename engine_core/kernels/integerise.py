@@ -89,3 +89,15 @@ def sys_batch_nb(totals, weights, offsets, u):
         a, b = offsets[i], offsets[i + 1]
         out[a:b] = sys_nb(totals[i], weights[a:b], u[i])
     return out
+
+
+@njit(nogil=True, cache=True)
+def segment_sums_nb(values, offsets):
+    """Sequential per-segment sums (the same bits on every machine, unlike pairwise sums)."""
+    out = np.zeros(offsets.shape[0] - 1, dtype=np.float64)
+    for i in range(offsets.shape[0] - 1):
+        acc = 0.0
+        for j in range(offsets[i], offsets[i + 1]):
+            acc += values[j]
+        out[i] = acc
+    return out

@@ -272,14 +272,14 @@ def dataset_checks(segment: str, datasets: dict[str, str]) -> list[Check]:
                 if not pq.read_schema(p).remove_metadata().equals(want.remove_metadata())
             ]
             spec = ctx.dictionary.dataset(ds)
+            order = spec.sort_order or spec.primary_key
             ordered = _pk_strictly_sorted(
-                read_table(ctx, ds, list(spec.primary_key) or None, state=f"{segment}.VAL"),
-                spec.primary_key,
+                read_table(ctx, ds, list(order) or None, state=f"{segment}.VAL"), order
             )
             return Outcome(
                 bool(parts) and not bad and ordered,
                 {"parts": len(parts), "schema_mismatch": bad, "pk_sorted": ordered},
-                "contract schema; rows strictly in PK order",
+                "contract schema; rows strictly in writer sort order",
             )
 
         def finite(ctx, ds=ds):

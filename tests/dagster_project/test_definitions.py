@@ -56,9 +56,9 @@ def test_asset_graph_snapshot():
 
 
 def test_integrity_checks_block_and_realism_gates_do_not():
-    from engine_core.segments.seg_1A.checks import CHECKS
+    from engine_core.registry import all_checks as engine_checks
 
-    kinds = {c.check_id.replace(".", "_"): c.kind for c in CHECKS}
+    kinds = {c.check_id.replace(".", "_"): c.kind for c in engine_checks()}
     specs = [s for c in all_checks() for s in c.check_specs]
     for s in specs:
         assert s.blocking == (kinds.get(s.name, "integrity") == "integrity"), s.name
@@ -164,7 +164,7 @@ def test_failing_blocking_check_stops_downstream_assets(tmp_path):
 
 
 def test_every_segment_check_is_wired_as_an_asset_check():
-    from engine_core.segments.seg_1A.checks import CHECKS
+    from engine_core.registry import all_checks as engine_checks
 
     names = {c.name for c in all_checks() for c in c.check_specs}
-    assert {c.check_id.replace(".", "_") for c in CHECKS} <= names
+    assert {c.check_id.replace(".", "_") for c in engine_checks()} <= names

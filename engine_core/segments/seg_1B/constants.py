@@ -1,0 +1,12 @@
+"""1B check thresholds — code constants pinned by layer1 §2 / REALISM, never policy fields."""
+
+DROPPED_POPULATION_MAX = 0.005
+POLYGON_SHARE_MIN = 0.98
+WEIGHT_SUM_TOL = 1e-12
+BIG_CITY_POPULATION = 100_000
+BIG_CITY_MIN_SITES = 200  # support: countries with N_c ≥ 200
+BIG_CITY_SHARE_TOL = 0.03
+OFFSET_TOL_KM = 1e-9
+FALLBACK_RATE_MAX = 0.005
+MEAN_ATTEMPTS_MAX = 1.10
+MEDIAN_OFFSET_RATIO = (0.40, 0.60)
