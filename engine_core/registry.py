@@ -160,10 +160,46 @@ def _layer1_1b() -> tuple[StateSpec, ...]:
     )
 
 
+def _layer1_2a() -> tuple[StateSpec, ...]:
+    from engine_core.segments.seg_2A import (
+        s0_gate,
+        s1_site_timezones,
+        s2_tz_timetable_cache,
+        s3_validation,
+    )
+
+    gate = ("s0_gate_receipt_2A", "sealed_inputs_2A")
+    return (
+        StateSpec("2A", "S0", s0_gate.run, gate, ("validation_bundle_1A", "validation_bundle_1B")),
+        StateSpec(
+            "2A",
+            "S1",
+            s1_site_timezones.run,
+            ("site_timezones",),
+            (*gate, "site_locations", "s1_tile_index", "s1_country_reference"),
+        ),
+        StateSpec(
+            "2A",
+            "S2",
+            s2_tz_timetable_cache.run,
+            ("tz_timetable_cache",),
+            (*gate, "s1_country_reference"),
+        ),
+        StateSpec(
+            "2A",
+            "S3",
+            s3_validation.run,
+            ("validation_bundle_2A",),
+            ("site_timezones", "tz_timetable_cache"),
+        ),
+    )
+
+
 STATES: tuple[StateSpec, ...] = (
     StateSpec("ENGINE", "manifest", manifest_state, ("manifest_record",)),
     *_layer1(),
     *_layer1_1b(),
+    *_layer1_2a(),
 )
 
 

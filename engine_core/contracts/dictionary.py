@@ -133,6 +133,9 @@ class Dictionary:
                 "CONTRACT_INVALID", detail=f"policy {logical_name!r} is not in the dictionary"
             ) from None
 
+    def arrow_schema_of_ref(self, ref: str) -> pa.Schema:
+        return arrow_schema(self.schemas, ref)
+
     def arrow_schema_of(self, spec: DatasetSpec | str) -> pa.Schema:
         spec = self.dataset(spec) if isinstance(spec, str) else spec
         return arrow_schema(self.schemas, spec.schema_ref)

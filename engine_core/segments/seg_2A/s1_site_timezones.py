@@ -1,0 +1,82 @@
+"""2A.S1 — site time zones (RNG-free): the polygon at each jittered point if it is one of the
+country's zones, else the tile's (city's) tzid."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from engine_core.context import RunContext, StateResult
+from engine_core.io.datasets import write_parquet_dataset
+from engine_core.refdata.tzfinder import zone_ids, zone_names
+from engine_core.segments.common import keys_for, load_sealed, read_table
+
+STATE = "2A.S1"
+DATASET = "site_timezones"
+
+
+def build(loc: pa.Table, tiles: pa.Table, countries: pa.Table) -> pa.Table:
+    ids = zone_ids(
+        loc.column("lat_deg").to_numpy(), loc.column("lon_deg").to_numpy(), land_only=False
+    )
+    names = zone_names()
+    poly = np.where(ids >= 0, names[np.maximum(ids, 0)], "")
+    allowed = pa.array(
+        sorted(
+            f"{c}|{z}"
+            for c, zs in zip(
+                countries.column("country_iso").to_pylist(),
+                countries.column("tzids").to_pylist(),
+                strict=True,
+            )
+            for z in zs
+        )
+    )
+    pairs = pc.binary_join_element_wise(loc["legal_country_iso"], pa.array(poly.tolist()), "|")
+    by_poly = pc.is_in(pairs, allowed).to_numpy(zero_copy_only=False) & (ids >= 0)
+    tile_tz = pc.take(tiles["tzid"], pc.index_in(loc["tile_id"], tiles["tile_id"]))
+    tzid = np.where(by_poly, poly, np.asarray(tile_tz.to_pylist(), dtype=object))
+    return pa.table(
+        {
+            "merchant_id": loc["merchant_id"],
+            "legal_country_iso": loc["legal_country_iso"],
+            "site_order": loc["site_order"],
+            "site_id": loc["site_id"],
+            "tzid": tzid.tolist(),
+            "tz_source": np.where(by_poly, "POLYGON", "CITY_TIEBREAK").tolist(),
+        }
+    )
+
+
+def run(ctx: RunContext) -> StateResult:
+    sealed = load_sealed(ctx, "2A", state=STATE)
+    for name in (
+        "site_locations",
+        "s1_tile_index",
+        "s1_country_reference",
+        "timezonefinder-data:data",
+    ):
+        sealed.require(name, state=STATE)
+    loc = read_table(
+        ctx,
+        "site_locations",
+        [
+            "merchant_id",
+            "legal_country_iso",
+            "site_order",
+            "site_id",
+            "tile_id",
+            "lat_deg",
+            "lon_deg",
+        ],
+        state=STATE,
+    )
+    tiles = read_table(ctx, "s1_tile_index", ["tile_id", "tzid"], state=STATE)
+    countries = read_table(ctx, "s1_country_reference", ["country_iso", "tzids"], state=STATE)
+    table = build(loc, tiles, countries)
+    res = write_parquet_dataset(
+        ctx.dictionary, DATASET, ctx.data_root, keys_for(ctx, DATASET), [table], state=STATE
+    )
+    ties = int(pc.sum(pc.equal(table["tz_source"], "CITY_TIEBREAK").cast("int64")).as_py() or 0)
+    return StateResult(STATE, [res], rows=table.num_rows, metadata={"city_tiebreaks": ties})
