@@ -195,11 +195,79 @@ def _layer1_2a() -> tuple[StateSpec, ...]:
     )
 
 
+def _layer1_2b() -> tuple[StateSpec, ...]:
+    from engine_core.segments.seg_2B import (
+        s0_gate,
+        s1_site_weights,
+        s2_alias_tables,
+        s3_day_effects,
+        s4_group_weights,
+        s5_validation,
+    )
+
+    gate = ("s0_gate_receipt_2B", "sealed_inputs_2B")
+    return (
+        StateSpec(
+            "2B",
+            "S0",
+            s0_gate.run,
+            gate,
+            ("validation_bundle_1A", "validation_bundle_1B", "validation_bundle_2A"),
+        ),
+        StateSpec(
+            "2B",
+            "S1",
+            s1_site_weights.run,
+            ("s1_site_weights", "rng_trace_log_2B_S1", "rng_audit_log_2B_S1"),
+            (*gate, "site_timezones", "site_locations", "s1_tile_index"),
+        ),
+        StateSpec(
+            "2B",
+            "S2",
+            s2_alias_tables.run,
+            ("s2_alias_index", "s2_alias_blob"),
+            (*gate, "s1_site_weights"),
+        ),
+        StateSpec(
+            "2B",
+            "S3",
+            s3_day_effects.run,
+            ("s3_day_effects", "rng_trace_log_2B_S3", "rng_audit_log_2B_S3"),
+            (*gate, "site_timezones", "merchant_universe"),
+        ),
+        StateSpec(
+            "2B",
+            "S4",
+            s4_group_weights.run,
+            ("s4_group_weights",),
+            (*gate, "s1_site_weights", "s3_day_effects"),
+        ),
+        StateSpec(
+            "2B",
+            "S5",
+            s5_validation.run,
+            ("validation_bundle_2B",),
+            (
+                "s1_site_weights",
+                "rng_trace_log_2B_S1",
+                "rng_audit_log_2B_S1",
+                "s2_alias_index",
+                "s2_alias_blob",
+                "s3_day_effects",
+                "rng_trace_log_2B_S3",
+                "rng_audit_log_2B_S3",
+                "s4_group_weights",
+            ),
+        ),
+    )
+
+
 STATES: tuple[StateSpec, ...] = (
     StateSpec("ENGINE", "manifest", manifest_state, ("manifest_record",)),
     *_layer1(),
     *_layer1_1b(),
     *_layer1_2a(),
+    *_layer1_2b(),
 )
 
 

@@ -1,12 +1,12 @@
 """One module per segment; ``all_assets()`` is what Definitions loads."""
 
-from dagster_project.assets import seg_1A, seg_1B, seg_2A
+from dagster_project.assets import seg_1A, seg_1B, seg_2A, seg_2B
 from dagster_project.assets.engine import manifest_record
 from dagster_project.assets.sources import source_assets
 
 
 def materializable_assets() -> list:
-    return [manifest_record, *seg_1A.assets, *seg_1B.assets, *seg_2A.assets]
+    return [manifest_record, *seg_1A.assets, *seg_1B.assets, *seg_2A.assets, *seg_2B.assets]
 
 
 def all_assets() -> list:

@@ -95,6 +95,7 @@ def write_parquet_dataset(
     parts: Iterable[pa.Table],
     *,
     state: str,
+    extra_metadata: dict[str, str] | None = None,
 ) -> PublishResult:
     """Write ``parts`` (already in writer order) as ``part-NNNNN.parquet`` and publish the
     partition directory as a whole. Memory is one part at a time."""
@@ -112,7 +113,7 @@ def write_parquet_dataset(
             table,
             staged / f"part-{n:05d}.parquet",
             schema=schema,
-            metadata=_meta(dictionary, spec, keys, n),
+            metadata={**_meta(dictionary, spec, keys, n), **(extra_metadata or {})},
             where=f"{dataset_id} part {n}",
             state=state,
         )

@@ -143,3 +143,20 @@ def build_alias_table(sort_key, weights, state: str = "ENGINE") -> AliasTable:
     if not ok:
         raise EngineError("CHECK_FAILED", state, "alias LRR quotas inconsistent")
     return AliasTable(order=order, q=q, alias=alias)
+
+
+@njit(nogil=True, cache=True)
+def alias_build_batch_nb(weights, offsets):
+    """Tables for many segments of ``weights`` (slot order within each segment).
+    Returns flat ``q``, table-local ``alias`` and a per-table ok flag."""
+    n = weights.shape[0]
+    q = np.zeros(n, dtype=np.uint64)
+    alias = np.zeros(n, dtype=np.uint32)
+    ok = np.ones(offsets.shape[0] - 1, dtype=np.bool_)
+    for t in range(offsets.shape[0] - 1):
+        a, b = offsets[t], offsets[t + 1]
+        qt, at, good = alias_build_nb(weights[a:b])
+        q[a:b] = qt
+        alias[a:b] = at
+        ok[t] = good
+    return q, alias, ok
