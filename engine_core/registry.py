@@ -262,12 +262,67 @@ def _layer1_2b() -> tuple[StateSpec, ...]:
     )
 
 
+def _layer1_3a() -> tuple[StateSpec, ...]:
+    from engine_core.segments.seg_3A import (
+        s0_gate,
+        s1_country_zone_priors,
+        s2_zone_alloc,
+        s3_universe_hash,
+        s4_validation,
+    )
+
+    gate = ("s0_gate_receipt_3A", "sealed_inputs_3A")
+    return (
+        StateSpec(
+            "3A",
+            "S0",
+            s0_gate.run,
+            gate,
+            (
+                "validation_bundle_1A",
+                "validation_bundle_1B",
+                "validation_bundle_2A",
+                "validation_bundle_2B",
+            ),
+        ),
+        StateSpec(
+            "3A",
+            "S1",
+            s1_country_zone_priors.run,
+            ("s1_country_zone_priors",),
+            (*gate, "s1_tile_index"),
+        ),
+        StateSpec(
+            "3A",
+            "S2",
+            s2_zone_alloc.run,
+            ("zone_alloc",),
+            (*gate, "s1_site_weights", "s1_country_zone_priors"),
+        ),
+        StateSpec(
+            "3A",
+            "S3",
+            s3_universe_hash.run,
+            ("zone_alloc_universe_hash",),
+            (*gate, "zone_alloc", "s1_country_zone_priors"),
+        ),
+        StateSpec(
+            "3A",
+            "S4",
+            s4_validation.run,
+            ("validation_bundle_3A",),
+            ("s1_country_zone_priors", "zone_alloc", "zone_alloc_universe_hash"),
+        ),
+    )
+
+
 STATES: tuple[StateSpec, ...] = (
     StateSpec("ENGINE", "manifest", manifest_state, ("manifest_record",)),
     *_layer1(),
     *_layer1_1b(),
     *_layer1_2a(),
     *_layer1_2b(),
+    *_layer1_3a(),
 )
 
 

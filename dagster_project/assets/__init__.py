@@ -1,12 +1,19 @@
 """One module per segment; ``all_assets()`` is what Definitions loads."""
 
-from dagster_project.assets import seg_1A, seg_1B, seg_2A, seg_2B
+from dagster_project.assets import seg_1A, seg_1B, seg_2A, seg_2B, seg_3A
 from dagster_project.assets.engine import manifest_record
 from dagster_project.assets.sources import source_assets
 
 
 def materializable_assets() -> list:
-    return [manifest_record, *seg_1A.assets, *seg_1B.assets, *seg_2A.assets, *seg_2B.assets]
+    return [
+        manifest_record,
+        *seg_1A.assets,
+        *seg_1B.assets,
+        *seg_2A.assets,
+        *seg_2B.assets,
+        *seg_3A.assets,
+    ]
 
 
 def all_assets() -> list:

@@ -1,0 +1,1 @@
+"""Segment 3A — zone allocation (layer1 §5)."""

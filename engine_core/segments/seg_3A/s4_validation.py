@@ -1,0 +1,11 @@
+"""3A.S4 — validation bundle: every 3A check over the published files (layer1 §0.8)."""
+
+from __future__ import annotations
+
+from engine_core.context import RunContext, StateResult
+from engine_core.segments.common import run_validation
+from engine_core.segments.seg_3A.checks import CHECKS
+
+
+def run(ctx: RunContext) -> StateResult:
+    return run_validation(ctx, "3A", "S4", CHECKS)
