@@ -30,6 +30,7 @@ ui: setup
 
 bench: setup
 	$(UV) run --frozen python bench/rng.py
+	$(UV) run --frozen python bench/layer1.py
 
 lint: setup
 	$(UV) run --frozen ruff check .

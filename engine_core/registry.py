@@ -316,6 +316,91 @@ def _layer1_3a() -> tuple[StateSpec, ...]:
     )
 
 
+def _layer1_3b() -> tuple[StateSpec, ...]:
+    from engine_core.segments.seg_3B import (
+        s0_gate,
+        s1_virtual_classification,
+        s2_edge_catalogue,
+        s3_edge_alias,
+        s4_routing_contract,
+        s5_validation,
+    )
+
+    gate = ("s0_gate_receipt_3B", "sealed_inputs_3B")
+    up = tuple(f"validation_bundle_{s}" for s in ("1A", "1B", "2A", "2B", "3A"))
+    return (
+        StateSpec("3B", "S0", s0_gate.run, gate, up),
+        StateSpec(
+            "3B",
+            "S1",
+            s1_virtual_classification.run,
+            (
+                "virtual_classification_3B",
+                "virtual_settlement_3B",
+                "rng_trace_log_3B_S1",
+                "rng_audit_log_3B_S1",
+            ),
+            (*gate, "merchant_universe", "outlet_catalogue", "site_timezones", "site_locations"),
+        ),
+        StateSpec(
+            "3B",
+            "S2",
+            s2_edge_catalogue.run,
+            ("edge_catalogue_3B", "rng_trace_log_3B_S2", "rng_audit_log_3B_S2"),
+            (
+                *gate,
+                "virtual_classification_3B",
+                "virtual_settlement_3B",
+                "s1_country_reference",
+                "s1_tile_index",
+            ),
+        ),
+        StateSpec(
+            "3B",
+            "S3",
+            s3_edge_alias.run,
+            ("edge_alias_index_3B", "edge_alias_blob_3B"),
+            (*gate, "edge_catalogue_3B"),
+        ),
+        StateSpec(
+            "3B",
+            "S4",
+            s4_routing_contract.run,
+            ("edge_universe_hash_3B", "virtual_routing_policy_3B"),
+            (
+                *gate,
+                "virtual_classification_3B",
+                "virtual_settlement_3B",
+                "edge_catalogue_3B",
+                "edge_alias_index_3B",
+                "edge_alias_blob_3B",
+                "zone_alloc_universe_hash",
+                "s2_alias_blob",
+                "s2_alias_index",
+            ),
+        ),
+        StateSpec(
+            "3B",
+            "S5",
+            s5_validation.run,
+            ("validation_bundle_3B",),
+            (
+                "virtual_classification_3B",
+                "virtual_settlement_3B",
+                "rng_trace_log_3B_S1",
+                "rng_audit_log_3B_S1",
+                "edge_catalogue_3B",
+                "rng_trace_log_3B_S2",
+                "rng_audit_log_3B_S2",
+                "edge_alias_index_3B",
+                "edge_alias_blob_3B",
+                "edge_universe_hash_3B",
+                "virtual_routing_policy_3B",
+            ),
+        ),
+    )
+
+
 STATES: tuple[StateSpec, ...] = (
     StateSpec("ENGINE", "manifest", manifest_state, ("manifest_record",)),
     *_layer1(),
@@ -323,6 +408,7 @@ STATES: tuple[StateSpec, ...] = (
     *_layer1_2a(),
     *_layer1_2b(),
     *_layer1_3a(),
+    *_layer1_3b(),
 )
 
 

@@ -1,6 +1,6 @@
 """Asset checks: validation-bundle integrity (blocking) and realism gates, per segment."""
 
-from dagster_project.checks import seg_1A, seg_1B, seg_2A, seg_2B, seg_3A
+from dagster_project.checks import seg_1A, seg_1B, seg_2A, seg_2B, seg_3A, seg_3B
 from dagster_project.checks.engine import manifest_checks
 
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 import polars as pl
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from engine_core.checks import INTEGRITY, REALISM, Check, Outcome, within
 from engine_core.kernels import alias_blob
+from engine_core.segments.alias_checks import alias_integrity
 from engine_core.segments.common import dataset_checks, dataset_path, read_table
 from engine_core.segments.seg_1A.checks import rng_accounting
 from engine_core.segments.seg_2B import constants as K
@@ -93,11 +91,6 @@ def s1_rng_accounting(ctx):
 
 def s2_alias_integrity(ctx):
     idx = _t(ctx, "s2_alias_index")
-    blob_path = dataset_path(ctx, "s2_alias_blob")
-    data = blob_path.read_bytes()
-    blob = alias_blob.decode(data, state=S)
-    meta = pq.read_schema(sorted(dataset_path(ctx, "s2_alias_index").glob("*.parquet"))[0]).metadata
-    sha_ok = meta.get(b"fwe.blob_sha256", b"").decode() == hashlib.sha256(data).hexdigest()
     pairs = (
         _pl(ctx, "site_timezones", ["merchant_id", "tzid"]).unique().sort(["merchant_id", "tzid"])
     )
@@ -105,45 +98,19 @@ def s2_alias_integrity(ctx):
         pairs["merchant_id"].to_numpy().tolist() == idx.column("merchant_id").to_pylist()
         and pairs["tzid"].to_list() == idx.column("tzid").to_pylist()
     )
-    hdr_ok = (
-        np.array_equal(blob.offsets, idx.column("blob_offset").to_numpy())
-        and np.array_equal(blob.n, idx.column("n_entries").to_numpy())
-        and np.array_equal(blob.merchant, idx.column("merchant_id").to_numpy())
-        and np.array_equal(
-            blob.subkey,
-            np.array(
-                [alias_blob.site_subkey(z) for z in idx.column("tzid").to_pylist()], dtype=np.uint64
-            ),
-        )
-    )
-    lengths = idx.column("blob_length").to_numpy()
-    view = memoryview(data)
-    tsha_ok = [
-        hashlib.sha256(view[o : o + ln]).hexdigest()
-        for o, ln in zip(blob.offsets.tolist(), lengths.tolist(), strict=True)
-    ] == idx.column("table_sha256").to_pylist()
-    # implied probability of each slot: (q_i + Σ_{j: alias_j = i} (2^32 − q_j)) / (n·2^32)
-    q = blob.q().astype(np.float64)
-    table = np.repeat(np.arange(blob.n.shape[0]), blob.n)
-    target = blob.flat_off[table] + blob.alias.astype(np.int64)
-    mass = q.copy()
-    np.add.at(mass, target, np.where(target != np.arange(q.shape[0]), 4294967296.0 - q, 0.0))
-    implied = mass / (blob.n[table] * 4294967296.0)
-    w = _pl(ctx, "s1_site_weights", ["site_id", "p_weight_in_tz"])
-    p = dict(zip(w["site_id"].to_list(), w["p_weight_in_tz"].to_list(), strict=True))
-    want = np.array([p[s] for s in blob.entity.tolist()])  # one lookup per slot
-    dev = float(np.abs(implied - want).max()) if want.size else 0.0
-    ok = sha_ok and keys_ok and hdr_ok and tsha_ok and dev <= K.ALIAS_PROB_TOL
-    return Outcome(
-        ok,
-        {
-            "blob_sha256": sha_ok,
-            "keys_match_site_timezones": keys_ok,
-            "headers_match_index": hdr_ok,
-            "table_sha256": tsha_ok,
-            "max_prob_dev": dev,
-        },
-        {"max_prob_dev": K.ALIAS_PROB_TOL},
+    subkeys = np.array(
+        [alias_blob.site_subkey(z) for z in idx.column("tzid").to_pylist()], dtype=np.uint64
+    )  # one per table
+    w = _t(ctx, "s1_site_weights", ["site_id", "p_weight_in_tz"])
+    return alias_integrity(
+        idx,
+        dataset_path(ctx, "s2_alias_index"),
+        dataset_path(ctx, "s2_alias_blob"),
+        want_keys=keys_ok,
+        subkeys=subkeys,
+        entity=w.column(0).to_numpy(),
+        weight=w.column(1).to_numpy(),
+        state=S,
     )
 
 

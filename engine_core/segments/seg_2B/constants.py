@@ -4,7 +4,6 @@ SUM_TOL = 1e-12
 GINI_MIN_SITES = 10
 MEDIAN_GINI = (0.20, 0.50)
 MEDIAN_TOP_SITE_SHARE_MAX = 0.35
-ALIAS_PROB_TOL = 2.0**-32 + 1e-15
 GAMMA_MEAN = {
     "tiny": (0.95, 1.05),
     "small": (0.99, 1.01),

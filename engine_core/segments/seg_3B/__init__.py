@@ -1,0 +1,1 @@
+"""Segment 3B — virtual merchants and edges (layer1 §6)."""

@@ -1,0 +1,11 @@
+"""3B.S5 — validation bundle: every 3B check over the published files (layer1 §0.8)."""
+
+from __future__ import annotations
+
+from engine_core.context import RunContext, StateResult
+from engine_core.segments.common import run_validation
+from engine_core.segments.seg_3B.checks import CHECKS
+
+
+def run(ctx: RunContext) -> StateResult:
+    return run_validation(ctx, "3B", "S5", CHECKS)
