@@ -4,16 +4,11 @@ from dagster_project.assets import seg_1A, seg_1B, seg_2A, seg_2B, seg_3A, seg_3
 from dagster_project.assets.engine import manifest_record
 from dagster_project.assets.sources import source_assets
 
+SEGMENT_MODULES = (seg_1A, seg_1B, seg_2A, seg_2B, seg_3A, seg_3B)
+
 
 def materializable_assets() -> list:
-    return [
-        manifest_record,
-        *seg_1A.assets,
-        *seg_1B.assets,
-        *seg_2A.assets,
-        *seg_2B.assets,
-        *seg_3A.assets,
-    ]
+    return [manifest_record, *(a for m in SEGMENT_MODULES for a in m.assets)]
 
 
 def all_assets() -> list:

@@ -3,13 +3,8 @@
 from dagster_project.checks import seg_1A, seg_1B, seg_2A, seg_2B, seg_3A, seg_3B
 from dagster_project.checks.engine import manifest_checks
 
+SEGMENT_MODULES = (seg_1A, seg_1B, seg_2A, seg_2B, seg_3A, seg_3B)
+
 
 def all_checks() -> list:
-    return [
-        *manifest_checks,
-        *seg_1A.checks,
-        *seg_1B.checks,
-        *seg_2A.checks,
-        *seg_2B.checks,
-        *seg_3A.checks,
-    ]
+    return [*manifest_checks, *(c for m in SEGMENT_MODULES for c in m.checks)]
