@@ -122,13 +122,31 @@ def verify_bundle(
         raise EngineError(code, state, f"{flag_path}: malformed flag")
     index = _load_json(bundle_dir / INDEX, state, code)
     entries = index.get("files") if isinstance(index, dict) else None
-    if not isinstance(entries, list) or not entries:
-        raise EngineError(code, state, f"{bundle_dir / INDEX}: no file list")
+    if (
+        not isinstance(entries, list)
+        or not entries
+        or not all(
+            isinstance(e, dict)
+            and isinstance(e.get("path"), str)
+            and isinstance(e.get("sha256"), str)
+            and len(e["sha256"]) == 64
+            for e in entries
+        )
+    ):
+        raise EngineError(code, state, f"{bundle_dir / INDEX}: malformed file list")
+    # the index itself first: an edited index or flag no longer matches the flag's digest
+    digest = bundle_digest(entries)
+    if digest != flag["bundle_digest_sha256"]:
+        raise EngineError(
+            code, state, f"{bundle_dir / INDEX}: does not match {flag_path} (index or flag edited)"
+        )
     dirs: dict[Path, set[str]] = {}
     for e in entries:
         path = data_root / e["path"]
         if not path.is_file():
-            raise EngineError(code, state, f"{path}: indexed file is missing")
+            raise EngineError(
+                code, state, f"{path}: indexed file is missing (listed in {bundle_dir / INDEX})"
+            )
         if file_sha256(path) != e["sha256"]:
             raise EngineError(code, state, f"{path}: sha256 differs from the bundle index")
         dirs.setdefault(path.parent, set()).add(path.name)
@@ -138,7 +156,4 @@ def verify_bundle(
         extra = sorted(p.name for p in d.iterdir() if p.is_file() and p.name not in names)
         if extra:
             raise EngineError(code, state, f"{d / extra[0]}: file not in the bundle index")
-    digest = bundle_digest(entries)
-    if digest != flag["bundle_digest_sha256"]:
-        raise EngineError(code, state, f"{flag_path}: digest does not match the index")
     return digest

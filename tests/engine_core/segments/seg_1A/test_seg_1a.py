@@ -90,3 +90,41 @@ def test_rng_policy_differing_from_register_is_policy_invalid(tmp_path, monkeypa
         assert "policies/1A/rng.yaml: /families/1" in e.value.message
     finally:
         dmod._CACHE.clear()
+
+
+@pytest.fixture(scope="module")
+def tiny_layer1(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tiny_l1")
+    run_world(profile="tiny", seed=42, data_root=root, until="3B")
+    return root
+
+
+def test_layer1_verifies_and_every_flipped_byte_is_named(tiny_layer1, tmp_path):
+    from engine_core.tools import verify_all
+
+    assert len(verify_all(tiny_layer1)) == 6  # 1A, 1B, 2A, 2B, 3A, 3B
+    root = tmp_path / "copy"
+    shutil.copytree(tiny_layer1, root)
+    files = [p for p, _ in data_files(root) if p.startswith("layer1/")]
+    assert len(files) > 60
+    for rel in files:  # flip one byte of every published layer-1 file, one at a time
+        path = root / rel
+        original = path.read_bytes()
+        b = bytearray(original)
+        b[len(b) // 2] ^= 0x01
+        path.write_bytes(bytes(b))
+        with pytest.raises(EngineError) as e:
+            verify_all(root)
+        assert rel.rsplit("/", 1)[-1] in e.value.message, (rel, e.value.message)
+        path.write_bytes(original)
+    assert len(verify_all(root)) == 6
+
+
+def test_another_seed_moves_the_sites(tiny_layer1, tmp_path):
+    run_world(profile="tiny", seed=43, data_root=tmp_path, until="1B")
+
+    def loc(root):
+        return pl.read_parquet(next(root.glob("layer1/1B/site_locations/*/*/part-00000.parquet")))
+
+    a, b = loc(tiny_layer1), loc(tmp_path)
+    assert not (a.height == b.height and a["lat_deg"].equals(b["lat_deg"]))
