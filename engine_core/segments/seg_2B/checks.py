@@ -9,7 +9,7 @@ import pyarrow.compute as pc
 from engine_core.checks import INTEGRITY, REALISM, Check, Outcome, within
 from engine_core.kernels import alias_blob
 from engine_core.segments.alias_checks import alias_integrity
-from engine_core.segments.common import dataset_checks, dataset_path, read_table
+from engine_core.segments.common import dataset_checks, dataset_path, lookup, read_table
 from engine_core.segments.seg_1A.checks import rng_accounting
 from engine_core.segments.seg_2B import constants as K
 from engine_core.segments.seg_2B.s3_day_effects import horizon_days
@@ -98,9 +98,8 @@ def s2_alias_integrity(ctx):
         pairs["merchant_id"].to_numpy().tolist() == idx.column("merchant_id").to_pylist()
         and pairs["tzid"].to_list() == idx.column("tzid").to_pylist()
     )
-    subkeys = np.array(
-        [alias_blob.site_subkey(z) for z in idx.column("tzid").to_pylist()], dtype=np.uint64
-    )  # one per table
+    tz = np.asarray(idx.column("tzid").to_pylist(), dtype=object)
+    subkeys = lookup(tz, {z: alias_blob.site_subkey(z) for z in set(tz.tolist())}, np.uint64)
     w = _t(ctx, "s1_site_weights", ["site_id", "p_weight_in_tz"])
     return alias_integrity(
         idx,

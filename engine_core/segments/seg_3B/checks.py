@@ -9,7 +9,7 @@ import polars as pl
 
 from engine_core.checks import INTEGRITY, REALISM, Check, Outcome, at_least, not_evaluated, within
 from engine_core.segments.alias_checks import alias_integrity
-from engine_core.segments.common import dataset_checks, dataset_path, read_table
+from engine_core.segments.common import dataset_checks, dataset_path, lookup, read_table
 from engine_core.segments.seg_1A.checks import rng_accounting
 from engine_core.segments.seg_3B import constants as K
 from engine_core.segments.seg_3B.s4_routing_contract import edge_universe, routing_policy
@@ -101,11 +101,9 @@ def s1_rng_accounting(ctx):
 def _edge_counts(ctx):
     pol = ctx.manifest.policies["virtual_edges_3B"]["edge_count"]
     cls = _pl(ctx, "virtual_classification_3B").filter(pl.col("is_virtual"))
-    want = [
-        pol[m][s]
-        for m, s in zip(cls["virtual_mode"].to_list(), cls["size_class"].to_list(), strict=True)
-    ]  # one per virtual merchant
-    return cls.select("merchant_id").with_columns(pl.Series("want", want))
+    key = (cls["virtual_mode"] + "|" + cls["size_class"]).to_numpy()
+    table = {f"{m}|{s}": n for m, by in pol.items() for s, n in by.items()}
+    return cls.select("merchant_id").with_columns(pl.Series("want", lookup(key, table, np.int64)))
 
 
 def s2_edge_integrity(ctx):
