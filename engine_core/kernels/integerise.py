@@ -10,7 +10,7 @@ import numpy as np
 from numba import njit
 
 from engine_core.errors import EngineError
-from engine_core.rng.alias import lrr_nb
+from engine_core.rng.alias import lrr_nb, quotas_nb
 
 
 @njit(nogil=True, cache=True)
@@ -19,20 +19,7 @@ def sys_nb(total, w, u):
     along the cumulative remainders; ``k_last = R`` pinned. Returns counts or [-1] on
     inconsistent quotas."""
     n = w.shape[0]
-    tot = 0.0
-    for i in range(n):
-        tot += w[i]
-    out = np.empty(n, dtype=np.int64)
-    rem = np.empty(n, dtype=np.float64)
-    s = np.int64(0)
-    nf = np.float64(total)
-    for i in range(n):
-        q = nf * w[i] / tot
-        f = np.floor(q)
-        out[i] = np.int64(f)
-        rem[i] = q - f
-        s += out[i]
-    r = np.int64(total) - s
+    out, rem, r = quotas_nb(total, w)
     if r < 0 or r > n:
         out[0] = -1
         return out

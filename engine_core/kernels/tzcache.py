@@ -22,7 +22,17 @@ from engine_core.errors import EngineError
 MAGIC = b"TZC2"
 FORMAT_VERSION = 2
 HEADER = struct.Struct("<4sHHIIqq16sQQ")
-DIR_ENTRY = struct.Struct("<IHHIIii")
+DIR_DTYPE = np.dtype(
+    [
+        ("name_off", "<u4"),
+        ("name_len", "<u2"),
+        ("flags", "<u2"),
+        ("first", "<u4"),
+        ("n", "<u4"),
+        ("initial", "<i4"),
+        ("zero", "<i4"),
+    ]
+)
 _KEY_SHIFT = 40  # lookup key = zone << 40 | (t − coverage_start): 2^40 s ≫ any coverage
 
 
@@ -162,7 +172,7 @@ def encode(c: TzCache) -> bytes:
     names = [z.encode("utf-8") for z in c.tzids]
     strings = _pad8(b"".join(names))
     name_off = np.concatenate([[0], np.cumsum([len(n) for n in names])[:-1]]).astype(np.int64)
-    strings_offset = HEADER.size + DIR_ENTRY.size * len(names)
+    strings_offset = HEADER.size + DIR_DTYPE.itemsize * len(names)
     transitions_offset = strings_offset + len(strings)
     header = HEADER.pack(
         MAGIC,
@@ -181,18 +191,12 @@ def encode(c: TzCache) -> bytes:
         zkey = np.repeat(np.arange(len(names)), c.count)
         observes[np.unique(zkey[c.is_dst])] = True
     observes |= c.initial_dst
-    directory = b"".join(
-        DIR_ENTRY.pack(
-            int(name_off[i]),
-            len(names[i]),
-            int(observes[i]) | (int(c.initial_dst[i]) << 1),
-            int(c.first[i]),
-            int(c.count[i]),
-            int(c.initial_offset[i]),
-            0,
-        )
-        for i in range(len(names))  # one entry per zone (≈ 356)
-    )
+    d = np.zeros(len(names), dtype=DIR_DTYPE)
+    d["name_off"] = name_off
+    d["name_len"] = [len(n) for n in names]
+    d["flags"] = observes.astype(np.uint16) | (c.initial_dst.astype(np.uint16) << 1)
+    d["first"], d["n"], d["initial"] = c.first, c.count, c.initial_offset
+    directory = d.tobytes()
     body = _pad8(
         c.instants.astype("<i8").tobytes()
         + c.offsets.astype("<i4").tobytes()
@@ -209,20 +213,24 @@ def decode(data: bytes) -> TzCache:
         raise EngineError("TZ_CACHE_INVALID", detail="tz_cache.bin: bad magic/version/byte order")
     if (
         len(data) != t_off + len(_pad8(b"\0" * (13 * nt)))
-        or s_off != HEADER.size + DIR_ENTRY.size * nz
+        or s_off != HEADER.size + DIR_DTYPE.itemsize * nz
     ):
         raise EngineError("TZ_CACHE_INVALID", detail="tz_cache.bin: sections do not tile the file")
-    entries = [DIR_ENTRY.unpack_from(data, HEADER.size + i * DIR_ENTRY.size) for i in range(nz)]
-    tzids = [data[s_off + e[0] : s_off + e[0] + e[1]].decode("utf-8") for e in entries]
+    d = np.frombuffer(data, DIR_DTYPE, nz, HEADER.size)
+    names = data[s_off:t_off]
+    tzids = [
+        names[o : o + ln].decode("utf-8")
+        for o, ln in zip(d["name_off"].tolist(), d["name_len"].tolist(), strict=True)
+    ]  # ≈ 356 names
     inst = np.frombuffer(data, "<i8", nt, t_off).astype(np.int64)
     offs = np.frombuffer(data, "<i4", nt, t_off + 8 * nt).astype(np.int32)
     dst = np.frombuffer(data, "u1", nt, t_off + 12 * nt).astype(bool)
     return TzCache(
         tzids=tzids,
-        initial_offset=np.array([e[5] for e in entries], dtype=np.int32),
-        initial_dst=np.array([bool(e[2] & 2) for e in entries], dtype=bool),
-        first=np.array([e[3] for e in entries], dtype=np.int64),
-        count=np.array([e[4] for e in entries], dtype=np.int64),
+        initial_offset=d["initial"].astype(np.int32),
+        initial_dst=(d["flags"] & 2).astype(bool),
+        first=d["first"].astype(np.int64),
+        count=d["n"].astype(np.int64),
         instants=inst,
         offsets=offs,
         is_dst=dst,

@@ -22,10 +22,9 @@ MAX_SLOTS = 1 << 21  # n·2^32 must be exact in float64 for the LRR quotas
 
 
 @njit(nogil=True, cache=True)
-def lrr_nb(total_units, w):
-    """Largest-remainder integerisation (layer1 §0.5 LRR): floors of N·w/Σw plus one unit to
-    each of the R largest remainders (ties: larger w, then lower index). Returns int64
-    counts, or an array whose first entry is −1 if the float quotas are inconsistent."""
+def quotas_nb(total_units, w):
+    """The integerisation floors shared by LRR and SYS (layer1 §0.5): ``q_i = N·w_i/Σw`` with
+    Σw summed sequentially, floors ``f_i``, remainders ``r_i`` and leftover units ``R``."""
     n = w.shape[0]
     tot = 0.0
     for i in range(n):  # sequential sum: same bits on every machine
@@ -40,7 +39,16 @@ def lrr_nb(total_units, w):
         fl[i] = np.int64(f)
         rem[i] = q - f
         s += fl[i]
-    r = np.int64(total_units) - s
+    return fl, rem, np.int64(total_units) - s
+
+
+@njit(nogil=True, cache=True)
+def lrr_nb(total_units, w):
+    """Largest-remainder integerisation (layer1 §0.5 LRR): floors of N·w/Σw plus one unit to
+    each of the R largest remainders (ties: larger w, then lower index). Returns int64
+    counts, or an array whose first entry is −1 if the float quotas are inconsistent."""
+    n = w.shape[0]
+    fl, rem, r = quotas_nb(total_units, w)
     if r < 0 or r > n:
         fl[0] = -1
         return fl

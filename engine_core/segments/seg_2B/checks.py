@@ -144,7 +144,10 @@ def s3_gamma_cv(ctx):
         pl.len().alias("n"), (pl.col("gamma").std() / pl.col("gamma").mean()).alias("cv")
     )
     g = g.filter(pl.col("n") >= K.GAMMA_CV_MIN_ROWS).sort("mcc_group")
-    dev = {r["mcc_group"]: r["cv"] / sig[r["mcc_group"]] - 1 for r in g.iter_rows(named=True)}
+    dev = {
+        grp: cv / sig[grp] - 1
+        for grp, cv in zip(g["mcc_group"].to_list(), g["cv"].to_list(), strict=True)
+    }  # ≤ 11 groups
     worst = max((abs(v) for v in dev.values()), default=0.0)
     return Outcome(
         worst <= K.GAMMA_CV_REL_TOL,
