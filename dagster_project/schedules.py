@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from dagster_project.assets.factory import RECOMPUTE_TAG
 from dagster_project.jobs import world_job
 from dagster_project.partitions import SEED, WORLD, partition_key
 from dagster_project.resources import EngineResource
@@ -31,7 +32,10 @@ def nightly_regression(context, engine: EngineResource):
     worlds = _worlds(context, engine, engine.profiles[0])
     seeds = set(context.instance.get_dynamic_partitions(SEED))
     reqs = [
-        dg.RunRequest(partition_key=partition_key(s, w), tags={"fwe/schedule": "nightly"})
+        dg.RunRequest(
+            partition_key=partition_key(s, w),
+            tags={"fwe/schedule": "nightly", RECOMPUTE_TAG: "true"},
+        )
         for w in worlds
         for s in engine.default_seeds
         if str(s) in seeds

