@@ -120,3 +120,63 @@ def test_profiles_follow_the_volume_law_on_the_tiny_world(tiny, tmp_path):
     assert keys.equals(keys.sort(["merchant_id", "tzid", "channel_group"]))
     assert set(df["channel_group"].unique()) <= {"card_present", "card_not_present"}
     assert df.filter(pl.col("virtual_mode").is_null()).height == 0
+
+
+def test_overlays_holidays_paydays_events_and_levels(tiny):
+    import polars as pl
+
+    from engine_core.segments.seg_5A import s4_overlays as s4
+
+    d0 = s4.day_number(dt.date(2026, 3, 1))
+    hol = pl.DataFrame(
+        {
+            "country_iso": ["GR", "US"],
+            "date": [dt.date(2026, 3, 25), dt.date(2026, 12, 25)],
+            "holiday_name": ["Independence Day", "Christmas Day"],
+        }
+    )
+    cal = s4.Calendar(["GR", "US", "DE"], d0, 400, hol, {"GR": (5, 6), "US": (5, 6), "DE": (5, 6)})
+    ov = tiny.policies["overlays_5A"]
+    # paydays: DE last business day of March 2026 is Tue 31st; US semi-monthly 15th is a Sunday
+    # → Fri 13th
+    pay = s4.payday_delta(cal, ov["payday"])
+    assert pay[2, s4.day_number(dt.date(2026, 3, 31)) - d0] == 0
+    assert pay[1, s4.day_number(dt.date(2026, 3, 13)) - d0] == 0
+    assert pay[1, s4.day_number(dt.date(2026, 3, 15)) - d0] == 2
+    classes = sorted(ov["holiday_effects"])
+    ev = s4.event_product(cal, ov["events"], classes)
+    gr = classes.index("general_retail")
+    bf = s4.day_number(dt.date(2026, 11, 27)) - d0  # Black Friday 2026
+    # full strength in US and DE, half strength (partial_strength 0.5) in GR
+    assert ev[1, gr, 1, bf] == pytest.approx(1.8) and ev[2, gr, 1, bf] == pytest.approx(1.8)
+    assert ev[0, gr, 1, bf] == pytest.approx(1.4)
+    # Christmas ramp only where Dec 25 is a holiday (US in this table)
+    dec16 = s4.day_number(dt.date(2026, 12, 16)) - d0
+    assert ev[1, gr, 1, dec16] == pytest.approx(1 + 0.5 * 6 / 13)
+    assert ev[1, gr, 1, dec16 + 7] == pytest.approx(1.5) and ev[0, gr, 1, dec16] == 1.0
+    profile = pl.DataFrame(
+        {
+            "merchant_id": [5, 5],
+            "tzid": ["Europe/Athens", "Europe/Athens"],
+            "channel_group": ["card_not_present", "card_present"],
+            "legal_country_iso": ["GR", "GR"],
+            "demand_class": ["grocery_food", "grocery_food"],
+        }
+    )
+    base = next(
+        s for s in tiny.policies["scenarios_5A"]["scenarios"] if s["scenario_id"] == "baseline"
+    )
+    day25 = s4.day_number(dt.date(2026, 3, 25))
+    rows = s4.overlay_rows(profile, {"Europe/Athens": (day25 - 1, day25 + 1)}, cal, base, ov)
+    cp = rows.filter(pl.col("channel_group") == "card_present")
+    assert cp["holiday_factor"].to_list() == pytest.approx([1.30, 0.45, 1.05])
+    assert cp["is_holiday"].to_list() == [False, True, False]
+    assert cp["holiday_name"].to_list() == [None, "Independence Day", None]
+    peak = next(
+        s for s in tiny.policies["scenarios_5A"]["scenarios"] if s["scenario_id"] == "holiday_peak"
+    )
+    rows = s4.overlay_rows(profile, {"Europe/Athens": (day25, day25)}, cal, peak, ov)
+    assert rows["holiday_factor"].to_list() == pytest.approx(
+        [1 + 1.5 * (0.80 - 1), 1 + 1.5 * (0.45 - 1)]
+    )
+    assert rows["level_factor"].to_list() == pytest.approx([1.05 * 1.10, 1.05 * 1.00])
