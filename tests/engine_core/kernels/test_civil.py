@@ -111,3 +111,38 @@ def test_utc_segments_are_buckets(cache):
     assert seg.seconds.shape[0] == (e - s) // 3600 and (seg.seconds == 3600).all()
     # slot: 1970-01-01 is Thursday → dow 3
     assert seg.slot[0] == 24 * ((s // 86_400 + 3) % 7) + 0
+
+
+def test_surface_conserves_mass_and_zeroes_the_skipped_hour(cache):
+    from engine_core.kernels.civil import local_hour_exposure
+    from engine_core.kernels.surface import surface_nb, surface_reference
+
+    s, e = window("2026-03-29T00:00:00Z")
+    seg = civil_segments(cache, "Europe/Berlin", s, e)
+    days = seg.local_day - seg.local_day.min()
+    rng = np.random.default_rng(3)
+    shape_w = rng.random((2, 168))
+    shape_w /= shape_w.sum(axis=1, keepdims=True)
+    weekly = np.array([700.0, 1234.5])
+    overlay = rng.uniform(0.5, 1.5, (2, int(days.max()) + 1))
+    hour = seg.local_hour - seg.h_min
+    args = (
+        weekly,
+        shape_w,
+        np.array([0, 1]),
+        overlay,
+        seg.slot.astype(np.int64),
+        days,
+        seg.seconds,
+        seg.bucket_index.astype(np.int64),
+        hour,
+        int((e - s) // 3600),
+        int(seg.h_max - seg.h_min + 1),
+    )
+    utc, local = surface_nb(*args)
+    ref_utc, ref_local = surface_reference(*args)
+    assert np.allclose(utc.sum(axis=1), local.sum(axis=1), rtol=1e-12, atol=0)
+    assert np.max(np.abs(utc - ref_utc) / np.maximum(ref_utc, 1e-300)) <= 1e-12
+    assert np.max(np.abs(local - ref_local) / np.maximum(ref_local, 1e-300)) <= 1e-12
+    hours, exposure = local_hour_exposure(seg)
+    assert (local[:, exposure == 0] == 0).all() and (exposure == 0).sum() == 1

@@ -180,3 +180,23 @@ def test_overlays_holidays_paydays_events_and_levels(tiny):
         [1 + 1.5 * (0.80 - 1), 1 + 1.5 * (0.45 - 1)]
     )
     assert rows["level_factor"].to_list() == pytest.approx([1.05 * 1.10, 1.05 * 1.00])
+
+
+def test_s1_s2_tables_conform_to_their_contracts(tiny):
+    from engine_core.contracts import load_dictionary
+    from engine_core.io.parquet import conform
+
+    d = load_dictionary()
+    s, e, _ = s1_scenarios.horizon(tiny.policies["scenarios_5A"], tiny.policies["world_horizon"])
+    cal, _ = s1_scenarios.holiday_calendar(["DE", "GR"], s, e, "en_US")
+    tables = {
+        "scenario_manifest_5A": s1_scenarios.scenario_manifest(
+            tiny.policies["scenarios_5A"], tiny.policies["world_horizon"]
+        ),
+        "holiday_calendar_5A": cal,
+        "shape_grid_definition_5A": s2_shapes.shape_grid(),
+        "class_zone_shape_5A": s2_shapes.class_zone_shapes(tiny.policies["shapes_5A"], ["DE"]),
+    }
+    for ds, t in tables.items():
+        out = conform(t, d.arrow_schema_of(ds), where=ds, state="5A.test")
+        assert out.num_rows == t.num_rows
