@@ -401,6 +401,89 @@ def _layer1_3b() -> tuple[StateSpec, ...]:
     )
 
 
+def _layer2_5a() -> tuple[StateSpec, ...]:
+    from engine_core.segments.seg_5A import (
+        s0_gate,
+        s1_scenarios,
+        s2_shapes,
+        s3_profiles,
+        s4_state,
+        s5_surfaces,
+        s6_validation,
+    )
+
+    gate = ("s0_gate_receipt_5A", "sealed_inputs_5A")
+    up = tuple(f"validation_bundle_{s}" for s in ("1A", "1B", "2A", "2B", "3A", "3B"))
+    return (
+        StateSpec("5A", "S0", s0_gate.run, gate, up),
+        StateSpec(
+            "5A",
+            "S1",
+            s1_scenarios.run,
+            ("scenario_manifest_5A", "holiday_calendar_5A"),
+            (*gate, "s1_country_reference"),
+        ),
+        StateSpec(
+            "5A",
+            "S2",
+            s2_shapes.run,
+            ("shape_grid_definition_5A", "class_zone_shape_5A"),
+            (*gate, "s1_country_reference"),
+        ),
+        StateSpec(
+            "5A",
+            "S3",
+            s3_profiles.run,
+            ("merchant_zone_profile_5A",),
+            (*gate, "zone_alloc", "merchant_universe", "virtual_classification_3B"),
+        ),
+        StateSpec(
+            "5A",
+            "S4",
+            s4_state.run,
+            ("merchant_zone_overlay_factors_5A",),
+            (
+                *gate,
+                "merchant_zone_profile_5A",
+                "holiday_calendar_5A",
+                "scenario_manifest_5A",
+                "tz_timetable_cache",
+            ),
+            scenario_scoped=True,
+        ),
+        StateSpec(
+            "5A",
+            "S5",
+            s5_surfaces.run,
+            ("merchant_zone_scenario_utc_5A", "merchant_zone_scenario_local_5A"),
+            (
+                *gate,
+                "merchant_zone_profile_5A",
+                "class_zone_shape_5A",
+                "merchant_zone_overlay_factors_5A",
+            ),
+            scenario_scoped=True,
+        ),
+        StateSpec(
+            "5A",
+            "S6",
+            s6_validation.run,
+            ("validation_bundle_5A",),
+            (
+                "merchant_zone_profile_5A",
+                "merchant_zone_overlay_factors_5A",
+                "merchant_zone_scenario_utc_5A",
+                "merchant_zone_scenario_local_5A",
+                "class_zone_shape_5A",
+                "holiday_calendar_5A",
+                "scenario_manifest_5A",
+                "shape_grid_definition_5A",
+            ),
+            scenario_scoped=True,
+        ),
+    )
+
+
 STATES: tuple[StateSpec, ...] = (
     StateSpec("ENGINE", "manifest", manifest_state, ("manifest_record",)),
     *_layer1(),
@@ -409,6 +492,7 @@ STATES: tuple[StateSpec, ...] = (
     *_layer1_2b(),
     *_layer1_3a(),
     *_layer1_3b(),
+    *_layer2_5a(),
 )
 
 

@@ -1,10 +1,10 @@
 """One module per segment; ``all_assets()`` is what Definitions loads."""
 
-from dagster_project.assets import seg_1A, seg_1B, seg_2A, seg_2B, seg_3A, seg_3B
+from dagster_project.assets import seg_1A, seg_1B, seg_2A, seg_2B, seg_3A, seg_3B, seg_5A
 from dagster_project.assets.engine import manifest_record
 from dagster_project.assets.sources import source_assets
 
-SEGMENT_MODULES = (seg_1A, seg_1B, seg_2A, seg_2B, seg_3A, seg_3B)
+SEGMENT_MODULES = (seg_1A, seg_1B, seg_2A, seg_2B, seg_3A, seg_3B, seg_5A)
 
 
 def materializable_assets() -> list:

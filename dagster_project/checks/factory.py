@@ -35,7 +35,7 @@ def engine_check(check: Check) -> dg.AssetChecksDefinition:
     )
     def _check(context, engine: EngineResource) -> dg.AssetCheckResult:
         seed, world = parse_partition(context.partition_key)
-        ctx = engine.run_context(seed, world, scenario_scoped=False, log=context.log)
+        ctx = engine.run_context(seed, world, scenario_scoped=True, log=context.log)
         row = check.evaluate(ctx)
         return dg.AssetCheckResult(
             passed=row["status"] == "PASS",

@@ -242,6 +242,8 @@ def _pk_strictly_sorted(table: pa.Table, pk: tuple[str, ...]) -> bool:
     cols = []
     for c in pk:
         col = table.column(c)
+        if pa.types.is_dictionary(col.type):
+            col = col.cast(pa.string())
         if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
             _, codes = np.unique(np.asarray(col.to_pylist(), dtype=object), return_inverse=True)
             cols.append(codes.reshape(-1))

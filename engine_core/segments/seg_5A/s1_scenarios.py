@@ -117,3 +117,38 @@ def holiday_calendar(
         }
     )
     return table, unsupported
+
+
+def run(ctx):
+    from engine_core.context import StateResult
+    from engine_core.io.datasets import write_parquet_dataset
+    from engine_core.segments.common import keys_for, load_sealed, read_table
+
+    sealed = load_sealed(ctx, "5A", state=STATE)
+    for name in ("scenarios_5A", "world_horizon", "overlays_5A", "s1_country_reference"):
+        sealed.require(name, state=STATE)
+    pol, world = ctx.manifest.policies["scenarios_5A"], ctx.manifest.policies["world_horizon"]
+    s, e, _ = horizon(pol, world)
+    manifest = scenario_manifest(pol, world)
+    countries = read_table(ctx, "s1_country_reference", ["country_iso"], state=STATE)
+    cal, unsupported = holiday_calendar(
+        countries.column(0).to_pylist(),
+        s,
+        e,
+        ctx.manifest.policies["overlays_5A"]["holidays"]["language"],
+    )
+    outs = [
+        write_parquet_dataset(
+            ctx.dictionary, ds, ctx.data_root, keys_for(ctx, ds), [t], state=STATE
+        )
+        for ds, t in (("scenario_manifest_5A", manifest), ("holiday_calendar_5A", cal))
+    ]
+    return StateResult(
+        STATE,
+        outs,
+        rows=cal.num_rows,
+        metadata={
+            "scenarios": manifest.num_rows,
+            "unsupported_countries": ", ".join(unsupported) or "none",
+        },
+    )

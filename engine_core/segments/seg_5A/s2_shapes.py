@@ -116,3 +116,21 @@ def class_zone_shapes(pol: dict, countries: list[str]) -> pa.Table:
             "weight": np.concatenate([b[3] for b in blocks]) if blocks else np.zeros(0),
         }
     )
+
+
+def run(ctx):
+    from engine_core.context import StateResult
+    from engine_core.io.datasets import write_parquet_dataset
+    from engine_core.segments.common import keys_for, load_sealed, read_table
+
+    sealed = load_sealed(ctx, "5A", state=STATE)
+    sealed.require("shapes_5A", state=STATE)
+    countries = read_table(ctx, "s1_country_reference", ["country_iso"], state=STATE)
+    shapes = class_zone_shapes(ctx.manifest.policies["shapes_5A"], countries.column(0).to_pylist())
+    outs = [
+        write_parquet_dataset(
+            ctx.dictionary, ds, ctx.data_root, keys_for(ctx, ds), [t], state=STATE
+        )
+        for ds, t in (("shape_grid_definition_5A", shape_grid()), ("class_zone_shape_5A", shapes))
+    ]
+    return StateResult(STATE, outs, rows=shapes.num_rows)

@@ -84,3 +84,53 @@ def profiles(
         "merchant_zone_share",
         "weekly_volume",
     )
+
+
+def to_table(df: pl.DataFrame, tz_vocabulary: list[str], classes: list[str]) -> pa.Table:
+    """The profile with its fixed-dictionary string columns (layer2 §1.4)."""
+    t = df.to_arrow()
+    fixed = {
+        "tzid": tz_vocabulary,
+        "channel_group": ["card_not_present", "card_present"],
+        "demand_class": classes,
+        "size_class": ["large", "medium", "micro", "small"],
+        "virtual_mode": ["HYBRID", "NON_VIRTUAL", "VIRTUAL_ONLY"],
+    }
+    for col, vocab in fixed.items():
+        i = t.schema.get_field_index(col)
+        t = t.set_column(i, col, fixed_dictionary(t.column(col).to_pylist(), vocab))
+    return t
+
+
+def run(ctx):
+    from engine_core.context import StateResult
+    from engine_core.io.datasets import write_parquet_dataset
+    from engine_core.kernels import tzcache
+    from engine_core.segments.common import dataset_path, keys_for, load_sealed, read_table
+
+    sealed = load_sealed(ctx, "5A", state=STATE)
+    for name in ("zone_alloc", "merchant_universe", "virtual_classification_3B", "demand_5A"):
+        sealed.require(name, state=STATE)
+    df = profiles(
+        read_table(ctx, "zone_alloc", state=STATE),
+        read_table(ctx, "merchant_universe", state=STATE),
+        read_table(ctx, "virtual_classification_3B", state=STATE),
+        ctx.manifest.policies["demand_5A"],
+    )
+    cache = tzcache.decode((dataset_path(ctx, "tz_timetable_cache") / "tz_cache.bin").read_bytes())
+    classes = sorted(ctx.manifest.policies["demand_5A"]["volume"]["base_weekly_per_site"])
+    table = to_table(df, cache.tzids, classes)
+    res = write_parquet_dataset(
+        ctx.dictionary,
+        "merchant_zone_profile_5A",
+        ctx.data_root,
+        keys_for(ctx, "merchant_zone_profile_5A"),
+        [table],
+        state=STATE,
+    )
+    return StateResult(
+        STATE,
+        [res],
+        rows=table.num_rows,
+        metadata={"weekly_volume": float(df["weekly_volume"].sum())},
+    )

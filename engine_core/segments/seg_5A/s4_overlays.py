@@ -9,6 +9,7 @@ import numpy as np
 import polars as pl
 
 from engine_core.errors import EngineError
+from engine_core.segments.common import lookup
 
 STATE = "5A.S4"
 EPOCH = dt.date(1970, 1, 1)
@@ -183,7 +184,7 @@ def overlay_rows(
     di = day - cal.d0
     if di.min() < 1 or di.max() >= cal.n - 1:
         raise EngineError("OVERLAY_NONFINITE", STATE, "local dates outside the calendar axis")
-    ci = np.array([cal.idx[c] for c in profile["legal_country_iso"].to_list()])[row]
+    ci = lookup(profile["legal_country_iso"].to_numpy(), cal.idx, np.int64)[row]
     ki = np.searchsorted(classes, profile["demand_class"].to_numpy())[row]
     gi = np.searchsorted(CHANNELS, profile["channel_group"].to_numpy())[row]
     eff = np.array([[overlays["holiday_effects"][k][g] for g in CHANNELS] for k in classes])
