@@ -30,7 +30,7 @@ ui: setup
 
 bench: setup
 	$(UV) run --frozen python bench/rng.py
-	$(UV) run --frozen python bench/layer1.py
+	$(UV) run --frozen python bench/world.py
 
 lint: setup
 	$(UV) run --frozen ruff check .
