@@ -266,26 +266,24 @@ def s6_rng_accounting(ctx):
     )
 
 
-def _c(check_id, kind, ds, fn):
-    return Check(check_id, kind, ds, fn)
-
-
 CHECKS = [
-    _c("1B.S1.tile_integrity", INTEGRITY, "s1_tile_index", s1_tile_integrity),
-    _c("1B.S1.dropped_population", REALISM, "s1_tile_index", s1_dropped_population),
-    _c("1B.S1.polygon_share", REALISM, "s1_tile_index", s1_polygon_share),
-    _c("1B.S2.weight_sum", INTEGRITY, "s2_tile_weights", s2_weight_sum),
-    _c("1B.S4.alloc_integrity", INTEGRITY, "s4_alloc_plan", s4_alloc_integrity),
-    _c("1B.S4.sys_bounds", INTEGRITY, "s4_alloc_plan", s4_alloc_integrity),
-    _c("1B.S4.rng_accounting", INTEGRITY, "s4_alloc_plan", s4_rng_accounting),
-    _c("1B.S4.big_city_share", REALISM, "s4_alloc_plan", s4_big_city_share),
-    _c("1B.S5.assignment_integrity", INTEGRITY, "s5_site_tile_assignment", s5_assignment_integrity),
-    _c("1B.S5.rng_accounting", INTEGRITY, "s5_site_tile_assignment", s5_rng_accounting),
-    _c("1B.S6.jitter_integrity", INTEGRITY, "site_locations", s6_jitter_integrity),
-    _c("1B.S6.rng_accounting", INTEGRITY, "site_locations", s6_rng_accounting),
-    _c("1B.S6.fallback_rate", REALISM, "site_locations", s6_fallback_rate),
-    _c("1B.S6.mean_attempts", REALISM, "site_locations", s6_mean_attempts),
-    _c("1B.S6.median_offset_ratio", REALISM, "site_locations", s6_median_offset_ratio),
+    Check("1B.S1.tile_integrity", INTEGRITY, "s1_tile_index", s1_tile_integrity),
+    Check("1B.S1.dropped_population", REALISM, "s1_tile_index", s1_dropped_population),
+    Check("1B.S1.polygon_share", REALISM, "s1_tile_index", s1_polygon_share),
+    Check("1B.S2.weight_sum", INTEGRITY, "s2_tile_weights", s2_weight_sum),
+    Check("1B.S4.alloc_integrity", INTEGRITY, "s4_alloc_plan", s4_alloc_integrity),
+    Check("1B.S4.sys_bounds", INTEGRITY, "s4_alloc_plan", s4_alloc_integrity),
+    Check("1B.S4.rng_accounting", INTEGRITY, "s4_alloc_plan", s4_rng_accounting),
+    Check("1B.S4.big_city_share", REALISM, "s4_alloc_plan", s4_big_city_share),
+    Check(
+        "1B.S5.assignment_integrity", INTEGRITY, "s5_site_tile_assignment", s5_assignment_integrity
+    ),
+    Check("1B.S5.rng_accounting", INTEGRITY, "s5_site_tile_assignment", s5_rng_accounting),
+    Check("1B.S6.jitter_integrity", INTEGRITY, "site_locations", s6_jitter_integrity),
+    Check("1B.S6.rng_accounting", INTEGRITY, "site_locations", s6_rng_accounting),
+    Check("1B.S6.fallback_rate", REALISM, "site_locations", s6_fallback_rate),
+    Check("1B.S6.mean_attempts", REALISM, "site_locations", s6_mean_attempts),
+    Check("1B.S6.median_offset_ratio", REALISM, "site_locations", s6_median_offset_ratio),
     *dataset_checks(
         "1B",
         {

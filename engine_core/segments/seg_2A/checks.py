@@ -186,20 +186,16 @@ def s2_bin_parquet_agree(ctx):
     return Outcome(same and counts, {"tables_equal": same, "manifest_counts": counts}, "exact")
 
 
-def _c(check_id, kind, ds, fn):
-    return Check(check_id, kind, ds, fn)
-
-
 CHECKS = [
-    _c("2A.S1.tz_integrity", INTEGRITY, "site_timezones", s1_tz_integrity),
-    _c("2A.S1.city_tiebreak_share", REALISM, "site_timezones", s1_city_tiebreak_share),
-    _c("2A.S1.top10_tzid_share", REALISM, "site_timezones", s1_top10_tzid_share),
-    _c("2A.S1.dst_site_share", REALISM, "site_timezones", s1_dst_site_share),
-    _c("2A.S1.distinct_tzids", REALISM, "site_timezones", s1_distinct_tzids),
-    _c("2A.S2.horizon_coverage", INTEGRITY, "tz_timetable_cache", s2_horizon_coverage),
-    _c("2A.S2.hourly_agreement", INTEGRITY, "tz_timetable_cache", s2_hourly_agreement),
-    _c("2A.S2.transition_exactness", INTEGRITY, "tz_timetable_cache", s2_transition_exactness),
-    _c("2A.S2.tz_complete", INTEGRITY, "tz_timetable_cache", s2_tz_complete),
-    _c("2A.S2.bin_parquet_agree", INTEGRITY, "tz_timetable_cache", s2_bin_parquet_agree),
+    Check("2A.S1.tz_integrity", INTEGRITY, "site_timezones", s1_tz_integrity),
+    Check("2A.S1.city_tiebreak_share", REALISM, "site_timezones", s1_city_tiebreak_share),
+    Check("2A.S1.top10_tzid_share", REALISM, "site_timezones", s1_top10_tzid_share),
+    Check("2A.S1.dst_site_share", REALISM, "site_timezones", s1_dst_site_share),
+    Check("2A.S1.distinct_tzids", REALISM, "site_timezones", s1_distinct_tzids),
+    Check("2A.S2.horizon_coverage", INTEGRITY, "tz_timetable_cache", s2_horizon_coverage),
+    Check("2A.S2.hourly_agreement", INTEGRITY, "tz_timetable_cache", s2_hourly_agreement),
+    Check("2A.S2.transition_exactness", INTEGRITY, "tz_timetable_cache", s2_transition_exactness),
+    Check("2A.S2.tz_complete", INTEGRITY, "tz_timetable_cache", s2_tz_complete),
+    Check("2A.S2.bin_parquet_agree", INTEGRITY, "tz_timetable_cache", s2_bin_parquet_agree),
     *dataset_checks("2A", {"site_timezones": "S1"}),
 ]

@@ -196,22 +196,20 @@ def s4_group_weights_integrity(ctx):
     )
 
 
-def _c(check_id, kind, ds, fn):
-    return Check(check_id, kind, ds, fn)
-
-
 CHECKS = [
-    _c("2B.S1.weight_integrity", INTEGRITY, "s1_site_weights", s1_weight_integrity),
-    _c("2B.S1.rng_accounting", INTEGRITY, "s1_site_weights", s1_rng_accounting),
-    _c("2B.S1.median_gini", REALISM, "s1_site_weights", s1_median_gini),
-    _c("2B.S1.median_top_site_share", REALISM, "s1_site_weights", s1_median_top_site_share),
-    _c("2B.S2.alias_integrity", INTEGRITY, "s2_alias_index", s2_alias_integrity),
-    _c("2B.S3.coverage", INTEGRITY, "s3_day_effects", s3_coverage),
-    _c("2B.S3.rng_accounting", INTEGRITY, "s3_day_effects", s3_rng_accounting),
-    _c("2B.S3.gamma_mean", REALISM, "s3_day_effects", s3_gamma_mean),
-    _c("2B.S3.gamma_cv", REALISM, "s3_day_effects", s3_gamma_cv),
-    _c("2B.S3.lag1_autocorr", REALISM, "s3_day_effects", s3_lag1_autocorr),
-    _c("2B.S4.group_weights_integrity", INTEGRITY, "s4_group_weights", s4_group_weights_integrity),
+    Check("2B.S1.weight_integrity", INTEGRITY, "s1_site_weights", s1_weight_integrity),
+    Check("2B.S1.rng_accounting", INTEGRITY, "s1_site_weights", s1_rng_accounting),
+    Check("2B.S1.median_gini", REALISM, "s1_site_weights", s1_median_gini),
+    Check("2B.S1.median_top_site_share", REALISM, "s1_site_weights", s1_median_top_site_share),
+    Check("2B.S2.alias_integrity", INTEGRITY, "s2_alias_index", s2_alias_integrity),
+    Check("2B.S3.coverage", INTEGRITY, "s3_day_effects", s3_coverage),
+    Check("2B.S3.rng_accounting", INTEGRITY, "s3_day_effects", s3_rng_accounting),
+    Check("2B.S3.gamma_mean", REALISM, "s3_day_effects", s3_gamma_mean),
+    Check("2B.S3.gamma_cv", REALISM, "s3_day_effects", s3_gamma_cv),
+    Check("2B.S3.lag1_autocorr", REALISM, "s3_day_effects", s3_lag1_autocorr),
+    Check(
+        "2B.S4.group_weights_integrity", INTEGRITY, "s4_group_weights", s4_group_weights_integrity
+    ),
     *dataset_checks(
         "2B",
         {

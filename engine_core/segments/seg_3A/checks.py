@@ -118,17 +118,13 @@ def s3_hash_recompute(ctx):
     )
 
 
-def _c(check_id, kind, ds, fn):
-    return Check(check_id, kind, ds, fn)
-
-
 CHECKS = [
-    _c("3A.S2.universe_match", INTEGRITY, "zone_alloc", s2_universe_match),
-    _c("3A.S2.share_sums", INTEGRITY, "zone_alloc", s2_share_sums),
-    _c("3A.S2.key_unique", INTEGRITY, "zone_alloc", s2_key_unique),
-    _c("3A.S2.pair_count", REALISM, "zone_alloc", s2_pair_count),
-    _c("3A.S2.multi_zone_share", REALISM, "zone_alloc", s2_multi_zone_share),
-    _c("3A.S2.prior_tv", REALISM, "zone_alloc", s2_prior_tv),
-    _c("3A.S3.hash_recompute", INTEGRITY, "zone_alloc_universe_hash", s3_hash_recompute),
+    Check("3A.S2.universe_match", INTEGRITY, "zone_alloc", s2_universe_match),
+    Check("3A.S2.share_sums", INTEGRITY, "zone_alloc", s2_share_sums),
+    Check("3A.S2.key_unique", INTEGRITY, "zone_alloc", s2_key_unique),
+    Check("3A.S2.pair_count", REALISM, "zone_alloc", s2_pair_count),
+    Check("3A.S2.multi_zone_share", REALISM, "zone_alloc", s2_multi_zone_share),
+    Check("3A.S2.prior_tv", REALISM, "zone_alloc", s2_prior_tv),
+    Check("3A.S3.hash_recompute", INTEGRITY, "zone_alloc_universe_hash", s3_hash_recompute),
     *dataset_checks("3A", {"s1_country_zone_priors": "S1", "zone_alloc": "S2"}),
 ]

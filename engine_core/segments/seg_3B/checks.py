@@ -256,30 +256,28 @@ def s4_hash_recompute(ctx):
     )
 
 
-def _c(check_id, kind, ds, fn):
-    return Check(check_id, kind, ds, fn)
-
-
 CHECKS = [
-    _c(
+    Check(
         "3B.S1.classification_integrity",
         INTEGRITY,
         "virtual_classification_3B",
         s1_classification_integrity,
     ),
-    _c("3B.S1.rng_accounting", INTEGRITY, "virtual_classification_3B", s1_rng_accounting),
-    _c("3B.S1.virtual_only_share", REALISM, "virtual_classification_3B", s1_virtual_only_share),
-    _c("3B.S1.hybrid_share", REALISM, "virtual_classification_3B", s1_hybrid_share),
-    _c("3B.S1.virtual_only_present", REALISM, "virtual_classification_3B", s1_virtual_only_present),
-    _c("3B.S1.floor_promotions", REALISM, "virtual_classification_3B", s1_floor_promotions),
-    _c("3B.S2.edge_integrity", INTEGRITY, "edge_catalogue_3B", s2_edge_integrity),
-    _c("3B.S2.rng_accounting", INTEGRITY, "edge_catalogue_3B", s2_rng_accounting),
-    _c("3B.S2.id_collisions", INTEGRITY, "edge_catalogue_3B", s2_id_collisions),
-    _c("3B.S2.edge_countries", REALISM, "edge_catalogue_3B", s2_edge_countries),
-    _c("3B.S2.foreign_edge_weight", REALISM, "edge_catalogue_3B", s2_foreign_edge_weight),
-    _c("3B.S2.top10_edge_tz", REALISM, "edge_catalogue_3B", s2_top10_edge_tz),
-    _c("3B.S3.alias_integrity", INTEGRITY, "edge_alias_index_3B", s3_alias_integrity),
-    _c("3B.S4.hash_recompute", INTEGRITY, "virtual_routing_policy_3B", s4_hash_recompute),
+    Check("3B.S1.rng_accounting", INTEGRITY, "virtual_classification_3B", s1_rng_accounting),
+    Check("3B.S1.virtual_only_share", REALISM, "virtual_classification_3B", s1_virtual_only_share),
+    Check("3B.S1.hybrid_share", REALISM, "virtual_classification_3B", s1_hybrid_share),
+    Check(
+        "3B.S1.virtual_only_present", REALISM, "virtual_classification_3B", s1_virtual_only_present
+    ),
+    Check("3B.S1.floor_promotions", REALISM, "virtual_classification_3B", s1_floor_promotions),
+    Check("3B.S2.edge_integrity", INTEGRITY, "edge_catalogue_3B", s2_edge_integrity),
+    Check("3B.S2.rng_accounting", INTEGRITY, "edge_catalogue_3B", s2_rng_accounting),
+    Check("3B.S2.id_collisions", INTEGRITY, "edge_catalogue_3B", s2_id_collisions),
+    Check("3B.S2.edge_countries", REALISM, "edge_catalogue_3B", s2_edge_countries),
+    Check("3B.S2.foreign_edge_weight", REALISM, "edge_catalogue_3B", s2_foreign_edge_weight),
+    Check("3B.S2.top10_edge_tz", REALISM, "edge_catalogue_3B", s2_top10_edge_tz),
+    Check("3B.S3.alias_integrity", INTEGRITY, "edge_alias_index_3B", s3_alias_integrity),
+    Check("3B.S4.hash_recompute", INTEGRITY, "virtual_routing_policy_3B", s4_hash_recompute),
     *dataset_checks(
         "3B",
         {"virtual_classification_3B": "S1", "edge_catalogue_3B": "S2", "edge_alias_index_3B": "S3"},

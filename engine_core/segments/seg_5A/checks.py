@@ -341,24 +341,20 @@ def a14_schemas(ctx):
     return Outcome(not bad, {"mismatches": bad}, "100 %")
 
 
-def _c(i, kind, ds, fn):
-    return Check(f"5A.S6.{i}", kind, ds, fn)
-
-
 V = "validation_bundle_5A"
 CHECKS = [
-    _c("A1", INTEGRITY, V, a1_domain),
-    _c("A2", INTEGRITY, V, a2_zone_site),
-    _c("A3", INTEGRITY, V, a3_shapes),
-    _c("A4", INTEGRITY, V, a4_dst_exposure),
-    _c("A5", INTEGRITY, V, a5_conservation),
-    _c("A6", INTEGRITY, V, a6_recomputation),
-    _c("A7", INTEGRITY, V, a7_volume),
-    _c("A8", REALISM, V, a8_baseline_mass),
-    _c("A9", REALISM, V, a9_scenario_response),
-    _c("A10", REALISM, V, a10_holiday_coverage),
-    _c("A11", REALISM, V, a11_volume_tail),
-    _c("A12", REALISM, V, a12_weekend_share),
-    _c("A13", INTEGRITY, V, a13_tz_cache),
-    _c("A14", INTEGRITY, V, a14_schemas),
+    Check("5A.S6.A1", INTEGRITY, V, a1_domain),
+    Check("5A.S6.A2", INTEGRITY, V, a2_zone_site),
+    Check("5A.S6.A3", INTEGRITY, V, a3_shapes),
+    Check("5A.S6.A4", INTEGRITY, V, a4_dst_exposure),
+    Check("5A.S6.A5", INTEGRITY, V, a5_conservation),
+    Check("5A.S6.A6", INTEGRITY, V, a6_recomputation),
+    Check("5A.S6.A7", INTEGRITY, V, a7_volume),
+    Check("5A.S6.A8", REALISM, V, a8_baseline_mass),
+    Check("5A.S6.A9", REALISM, V, a9_scenario_response),
+    Check("5A.S6.A10", REALISM, V, a10_holiday_coverage),
+    Check("5A.S6.A11", REALISM, V, a11_volume_tail),
+    Check("5A.S6.A12", REALISM, V, a12_weekend_share),
+    Check("5A.S6.A13", INTEGRITY, V, a13_tz_cache),
+    Check("5A.S6.A14", INTEGRITY, V, a14_schemas),
 ]
