@@ -99,12 +99,9 @@ def a3_shapes(ctx):
 
 def a4_dst_exposure(ctx):
     inp = SurfaceInputs(ctx)
+    cols = ["tzid", "local_bucket_index", "exposure_seconds"]
     loc = (
-        _pl(
-            ctx,
-            "merchant_zone_scenario_local_5A",
-            ["tzid", "local_bucket_index", "exposure_seconds"],
-        )
+        pl.concat([p.unique(cols) for p in _parts(ctx, "merchant_zone_scenario_local_5A", cols)])
         .unique(["tzid", "local_bucket_index"])
         .sort(["tzid", "local_bucket_index"])
     )

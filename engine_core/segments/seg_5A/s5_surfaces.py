@@ -135,11 +135,17 @@ def part_surfaces(inp: SurfaceInputs, prof: pl.DataFrame, ov: pl.DataFrame, kern
 
 
 def _keys(prof: pl.DataFrame, rows: np.ndarray, tz_vocab: list[str]) -> dict:
+    """Key columns for the part's output rows: dictionary codes are resolved once per domain
+    row (≤ 2048) and repeated, never per output row."""
+    tz = fixed_dictionary(prof["tzid"].to_numpy(), tz_vocab)
+    ch = fixed_dictionary(prof["channel_group"].to_numpy(), list(s2_shapes.CHANNELS))
     return {
         "merchant_id": pa.array(prof["merchant_id"].to_numpy()[rows], pa.uint64()),
-        "tzid": fixed_dictionary(prof["tzid"].to_numpy()[rows], tz_vocab),
-        "channel_group": fixed_dictionary(
-            prof["channel_group"].to_numpy()[rows], list(s2_shapes.CHANNELS)
+        "tzid": pa.DictionaryArray.from_arrays(
+            pa.array(tz.indices.to_numpy()[rows], pa.int32()), tz.dictionary
+        ),
+        "channel_group": pa.DictionaryArray.from_arrays(
+            pa.array(ch.indices.to_numpy()[rows], pa.int32()), ch.dictionary
         ),
     }
 
