@@ -23,7 +23,6 @@ from engine_core.refdata.world import tzdata_zone_bytes
 from engine_core.rng.detmath import exp, log
 from engine_core.segments.common import dataset_checks, lookup, read_table
 from engine_core.segments.ids import mint_ids
-from engine_core.segments.layer1_rng import REGISTER
 from engine_core.segments.seg_1A import constants as K
 from engine_core.segments.seg_1A.s3_outlet_counts import neighbour_matrix
 
@@ -290,7 +289,6 @@ def s3_rng_accounting(ctx):
     kk = int(((n_m >= 2) & (lam > 0)).sum())
     cb = int((k > 0).sum())
     n = n_m.shape[0]
-    assert REGISTER["1A.S3.crossborder_pick.v1"][2] == "C"
     return rng_accounting(
         ctx,
         "rng_trace_log_1A_S3",
