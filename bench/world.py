@@ -21,8 +21,10 @@ from rich.console import Console
 from rich.table import Table
 
 # layer1 §8 and layer2 §2.10 budgets (seconds, 2 cores)
-BUDGETS = {"layer 1": {"tiny": 30, "small": 90, "reference": 300, "large": 2700},
-           "5A": {"tiny": 5, "small": 90, "reference": 90, "large": 900}}
+BUDGETS = {
+    "layer 1": {"tiny": 30, "small": 90, "reference": 300, "large": 2700},
+    "5A": {"tiny": 5, "small": 90, "reference": 90, "large": 900},
+}
 CHILD = """
 import json, resource, sys
 from engine_core.runner import run_world
@@ -43,8 +45,11 @@ def main() -> None:
     for p in args.profiles:
         root = tempfile.mkdtemp(prefix=f"fwe-bench-{p}-")
         try:
-            res = subprocess.run([sys.executable, "-c", CHILD, p, str(args.seed), root],
-                                 capture_output=True, text=True)
+            res = subprocess.run(
+                [sys.executable, "-c", CHILD, p, str(args.seed), root],
+                capture_output=True,
+                text=True,
+            )
         finally:
             shutil.rmtree(root, ignore_errors=True)
         if res.returncode:
@@ -56,8 +61,14 @@ def main() -> None:
             seg["5A" if r["state"].startswith("5A") else "layer 1"] += r["seconds"]
         for name, secs in seg.items():
             budget = BUDGETS[name][p]
-            t.add_row(p, name, f"{secs:.1f}", str(budget), "ok" if secs <= budget else "over",
-                      f"{out['peak_mib']:,.0f}")
+            t.add_row(
+                p,
+                name,
+                f"{secs:.1f}",
+                str(budget),
+                "ok" if secs <= budget else "over",
+                f"{out['peak_mib']:,.0f}",
+            )
     Console().print(t)
 
 
