@@ -7,10 +7,12 @@ import json
 from dataclasses import dataclass, field
 from importlib import metadata
 
+import numpy as np
 import pyarrow as pa
 
 from engine_core.identity import canonical_json, engine_version
 from engine_core.rng.samplers import LAWS
+from engine_core.rng.streams import ctr_add
 
 GENERATOR = "philox2x64-10"
 _LIBS = ("numpy", "numba", "pyarrow", "polars")
@@ -63,6 +65,27 @@ class RngLedger:
         if events:
             row.first = row.first or first
             row.last = last
+
+    def record_rows(
+        self, family_id: str, part_index: int, key, hi, lo, *, draws, blocks, events=None
+    ) -> None:
+        """Trace one stream per row (rows in canonical order); ``draws``/``blocks`` per row
+        (array or scalar). The last counter is the last row's final block."""
+        n = len(key)
+        if n == 0:
+            return
+        d = np.broadcast_to(np.asarray(draws, dtype=np.int64), (n,))
+        b = np.broadcast_to(np.asarray(blocks, dtype=np.int64), (n,))
+        hi_last, lo_last = ctr_add(int(hi[-1]), int(lo[-1]), max(int(b[-1]) - 1, 0), self.state)
+        self.record(
+            family_id,
+            part_index,
+            events=n if events is None else int(events),
+            draws=int(d.sum()),
+            blocks=int(b.sum()),
+            first=(int(key[0]), int(hi[0]), int(lo[0])),
+            last=(int(key[-1]), hi_last, lo_last),
+        )
 
     def record_stream(self, family_id: str, part_index: int, stream) -> None:
         """Add everything a :class:`~engine_core.rng.streams.Stream` consumed."""

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from engine_core.checks import Check
@@ -298,3 +299,26 @@ def dataset_checks(segment: str, datasets: dict[str, str]) -> list[Check]:
         out.append(Check(f"{segment}.{st}.schema", INTEGRITY, ds, schema))
         out.append(Check(f"{segment}.{st}.finite_floats", INTEGRITY, ds, finite))
     return out
+
+
+def zone_of_country(countries: pa.Table, country, tzid) -> np.ndarray:
+    """Per row: is ``tzid`` one of the country's ``zone.tab`` zones (``s1_country_reference``
+    columns ``country_iso``, ``tzids``)? tzid → country is a function (layer1 §0.3)."""
+    allowed = pa.array(
+        sorted(
+            f"{c}|{z}"
+            for c, zs in zip(
+                countries.column("country_iso").to_pylist(),
+                countries.column("tzids").to_pylist(),
+                strict=True,
+            )
+            for z in zs
+        ),
+        pa.string(),
+    )  # ≈ 355 pairs of the reference universe
+
+    def arr(x):
+        return x if isinstance(x, pa.Array | pa.ChunkedArray) else pa.array(list(x), pa.string())
+
+    pairs = pc.binary_join_element_wise(arr(country), arr(tzid), "|")
+    return pc.is_in(pairs, allowed).to_numpy(zero_copy_only=False)

@@ -38,27 +38,6 @@ def mcc_table(taxonomy: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     )
 
 
-def ledger_record_rows(
-    ledger: RngLedger, family: str, part: int, key, hi, lo, draws_per_event: int
-) -> None:
-    """Trace one event per row stream (rows in canonical order)."""
-    n = key.shape[0]
-    if n == 0:
-        return
-    blocks = (draws_per_event + 1) // 2
-    last_lo = int(lo[-1]) + blocks - 1
-    last = (int(key[-1]), int(hi[-1]) + (last_lo >> 64), last_lo & ((1 << 64) - 1))
-    ledger.record(
-        family,
-        part,
-        events=n,
-        draws=n * draws_per_event,
-        blocks=n * blocks,
-        first=(int(key[0]), int(hi[0]), int(lo[0])),
-        last=last,
-    )
-
-
 def build(ctx: RunContext, countries: pa.Table, ledger: RngLedger) -> tuple[pa.Table, dict]:
     model = ctx.manifest.policies["merchant_model_1A"]
     taxonomy = ctx.manifest.policies["mcc_taxonomy_1A"]
@@ -81,7 +60,7 @@ def build(ctx: RunContext, countries: pa.Table, ledger: RngLedger) -> tuple[pa.T
     # 3. attributes from each merchant's stream: alias MCC, channel coin, size inverse CDF
     key, hi, lo = fam[ATTRS].derive_many([str(int(m)) for m in ids])
     w = row_words(key, hi, lo, 3, STATE)
-    ledger_record_rows(ledger, ATTRS, 0, key, hi, lo, 3)
+    ledger.record_rows(ATTRS, 0, key, hi, lo, draws=3, blocks=2)
     codes, groups, weights = mcc_table(taxonomy)
     table = build_alias_table(codes, weights, state=STATE)
     slot = table.pick(w[:, 0])

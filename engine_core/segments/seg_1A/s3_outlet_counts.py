@@ -17,7 +17,6 @@ from engine_core.rng.samplers import wh_gamma
 from engine_core.rng.streams import row_words
 from engine_core.segments.common import keys_for, load_sealed, lookup, read_table
 from engine_core.segments.layer1_rng import DOMAIN_SEP, families
-from engine_core.segments.seg_1A.s2_merchant_universe import ledger_record_rows
 
 STATE = "1A.S3"
 DATASET = "s3_outlet_counts"
@@ -34,7 +33,7 @@ def _streams(fam, family, ids, rows, n_words, ledger):
     """Words of ``family`` for the selected rows (canonical merchant order), traced."""
     sel = ids[rows]
     key, hi, lo = fam[family].derive_many([str(int(m)) for m in sel])
-    ledger_record_rows(ledger, family, 0, key, hi, lo, n_words)
+    ledger.record_rows(family, 0, key, hi, lo, draws=n_words, blocks=(n_words + 1) // 2)
     return row_words(key, hi, lo, n_words, STATE)
 
 

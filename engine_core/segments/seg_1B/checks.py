@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 from engine_core.checks import INTEGRITY, REALISM, Check, Outcome, at_least, within
 from engine_core.kernels.integerise import segment_sums_nb
 from engine_core.refdata.tzfinder import zone_ids
-from engine_core.segments.common import dataset_checks, lookup, read_table
+from engine_core.segments.common import dataset_checks, lookup, read_table, zone_of_country
 from engine_core.segments.seg_1A.checks import rng_accounting
 from engine_core.segments.seg_1B import constants as K
 from engine_core.segments.seg_1B.s1_tile_index import build as build_tiles
@@ -27,15 +27,7 @@ def _t(ctx, ds, cols=None):
 def s1_tile_integrity(ctx):
     tiles = _t(ctx, "s1_tile_index", ["tile_id", "country_iso", "tzid"])
     ref = _t(ctx, "s1_country_reference", ["country_iso", "tzids"])
-    allowed = pa.array(
-        sorted(
-            f"{c}|{z}"
-            for c, zs in zip(ref.column(0).to_pylist(), ref.column(1).to_pylist(), strict=True)
-            for z in zs
-        )
-    )
-    pairs = pc.binary_join_element_wise(tiles["country_iso"], tiles["tzid"], "|")
-    bad_tz = int(pc.sum(pc.invert(pc.is_in(pairs, allowed)).cast("int64")).as_py() or 0)
+    bad_tz = int((~zone_of_country(ref, tiles["country_iso"], tiles["tzid"])).sum())
     ids = tiles.column("tile_id").to_numpy()
     dup = ids.shape[0] - np.unique(ids).shape[0]
     missing = sorted(

@@ -13,7 +13,7 @@ from engine_core.io.datasets import write_parquet_dataset
 from engine_core.refdata.tzfinder import zone_ids, zone_names
 from engine_core.refdata.world import geonames_cities
 from engine_core.rng.detmath import exp, log
-from engine_core.segments.common import keys_for, load_sealed, lookup, read_table
+from engine_core.segments.common import keys_for, load_sealed, lookup, read_table, zone_of_country
 
 STATE = "1B.S1"
 DATASET = "s1_tile_index"
@@ -46,7 +46,6 @@ def build(ctx: RunContext, countries: pa.Table) -> tuple[pa.Table, dict]:
     pol = ctx.manifest.policies["placement_1B"]
     iso = countries.column("country_iso").to_pylist()
     tz_lists = countries.column("tzids").to_pylist()
-    allowed_pairs = [(c, z) for c, zs in zip(iso, tz_lists, strict=True) for z in zs]
     single = {c: zs[0] for c, zs in zip(iso, tz_lists, strict=True) if len(zs) == 1}
     t = city_columns(pol["city_source"], iso)
     c = {
@@ -64,12 +63,10 @@ def build(ctx: RunContext, countries: pa.Table) -> tuple[pa.Table, dict]:
     names = zone_names()
     poly_name = np.where(poly >= 0, names[np.maximum(poly, 0)], "")
     # tzid: polygon name if in T, else the city's own timezone if in T, else T's only zone
-    allowed = pa.array(sorted(f"{cc}|{z}" for cc, z in allowed_pairs), pa.string())
     cc = pa.array(c["country_iso"].tolist(), pa.string())
 
     def in_t(zones: np.ndarray) -> np.ndarray:
-        pairs = pc.binary_join_element_wise(cc, pa.array(zones.tolist(), pa.string()), "|")
-        return pc.is_in(pairs, allowed).to_numpy(zero_copy_only=False)
+        return zone_of_country(countries, cc, zones.tolist())
 
     by_poly = (poly >= 0) & in_t(poly_name)
     by_city = ~by_poly & (poly >= 0) & in_t(c["tz"])

@@ -15,7 +15,6 @@ from engine_core.rng.ledger import publish_ledger
 from engine_core.rng.streams import row_words
 from engine_core.segments.common import keys_for, load_sealed, read_table
 from engine_core.segments.layer1_rng import DOMAIN_SEP, families
-from engine_core.segments.seg_1A.s2_merchant_universe import ledger_record_rows
 from engine_core.segments.seg_1B.s2_tile_weights import run_offsets
 
 STATE = "1B.S4"
@@ -35,7 +34,7 @@ def build(ctx: RunContext, weights: pa.Table, req: pa.Table, ledger: RngLedger) 
         raise EngineError("COUNTRY_WITHOUT_TILES", STATE, f"{missing[:1]} has sites but no tile")
     key, hi, lo = fam[FAMILY].derive_many(iso_need)
     u = uniform01(row_words(key, hi, lo, 1, STATE)[:, 0])
-    ledger_record_rows(ledger, FAMILY, 0, key, hi, lo, 1)
+    ledger.record_rows(FAMILY, 0, key, hi, lo, draws=1, blocks=1)
     totals = need.column("n_sites").to_numpy().astype(np.int64)
     wt = w.column("weight").to_numpy()
     n = sys_batch_nb(totals, wt, off, u)

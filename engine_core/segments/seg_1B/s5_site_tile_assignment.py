@@ -39,16 +39,7 @@ def build(ctx: RunContext, cat: pa.Table, plan: pa.Table, ledger: RngLedger) -> 
         k, h, lo = fam[FAMILY].derive(c)
         n = int(off[j + 1] - off[j])
         keys[off[j] : off[j + 1]] = fill_words(k, h, lo, 0, n)
-        last_lo = lo + (n + 1) // 2 - 1
-        ledger.record(
-            FAMILY,
-            0,
-            events=1,
-            draws=n,
-            blocks=(n + 1) // 2,
-            first=(k, h, lo),
-            last=(k, h + (last_lo >> 64), last_lo & ((1 << 64) - 1)),
-        )
+        ledger.record_rows(FAMILY, 0, [k], [h], [lo], draws=n, blocks=(n + 1) // 2)
     country_idx = np.repeat(np.arange(len(countries)), np.diff(off))
     local = np.arange(iso.shape[0]) - np.repeat(off[:-1], np.diff(off))
     rank = np.lexsort((local, keys, country_idx))  # by (country, k_i, i)

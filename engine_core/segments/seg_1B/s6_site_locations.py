@@ -67,17 +67,7 @@ def build(ctx: RunContext, assign: pa.Table, tiles: pa.Table, ledger: RngLedger)
         pending = pending[~ok]
     fallback = np.zeros(n, dtype=bool)
     fallback[pending] = True  # placed at the tile centre after K attempts
-    if n:
-        last_lo = int(lo[-1]) + int(attempts[-1]) - 1
-        ledger.record(
-            FAMILY,
-            0,
-            events=n,
-            draws=int(2 * attempts.sum()),
-            blocks=int(attempts.sum()),
-            first=(int(key[0]), int(hi[0]), int(lo[0])),
-            last=(int(key[-1]), int(hi[-1]) + (last_lo >> 64), last_lo & ((1 << 64) - 1)),
-        )
+    ledger.record_rows(FAMILY, 0, key, hi, lo, draws=2 * attempts, blocks=attempts)
     table = pa.table(
         {
             "merchant_id": assign.column("merchant_id"),

@@ -14,7 +14,7 @@ from engine_core.checks import INTEGRITY, REALISM, Check, Outcome, at_least, not
 from engine_core.errors import EngineError
 from engine_core.kernels import tzcache
 from engine_core.refdata.world import tzdata_zone_bytes
-from engine_core.segments.common import dataset_checks, dataset_path, read_table
+from engine_core.segments.common import dataset_checks, dataset_path, read_table, zone_of_country
 from engine_core.segments.seg_2A import constants as K
 from engine_core.segments.seg_2A.s2_tz_timetable_cache import coverage, transitions_table
 from engine_core.timeutil import parse_utc
@@ -45,15 +45,7 @@ def s1_tz_integrity(ctx):
     same_sites = bool(
         np.array_equal(st.column("site_id").to_numpy(), loc.column("site_id").to_numpy())
     )
-    allowed = pa.array(
-        sorted(
-            f"{c}|{z}"
-            for c, zs in zip(ref.column(0).to_pylist(), ref.column(1).to_pylist(), strict=True)
-            for z in zs
-        )
-    )
-    pairs = pc.binary_join_element_wise(st["legal_country_iso"], st["tzid"], "|")
-    outside = int(pc.sum(pc.invert(pc.is_in(pairs, allowed)).cast("int64")).as_py() or 0)
+    outside = int((~zone_of_country(ref, st["legal_country_iso"], st["tzid"])).sum())
     tile_tz = pc.take(tiles["tzid"], pc.index_in(loc["tile_id"], tiles["tile_id"]))
     differs = int(pc.sum(pc.invert(pc.equal(tile_tz, st["tzid"])).cast("int64")).as_py() or 0)
     return Outcome(

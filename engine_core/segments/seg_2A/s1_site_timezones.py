@@ -10,7 +10,7 @@ import pyarrow.compute as pc
 from engine_core.context import RunContext, StateResult
 from engine_core.io.datasets import write_parquet_dataset
 from engine_core.refdata.tzfinder import zone_ids, zone_names
-from engine_core.segments.common import keys_for, load_sealed, read_table
+from engine_core.segments.common import keys_for, load_sealed, read_table, zone_of_country
 
 STATE = "2A.S1"
 DATASET = "site_timezones"
@@ -22,19 +22,7 @@ def build(loc: pa.Table, tiles: pa.Table, countries: pa.Table) -> pa.Table:
     )
     names = zone_names()
     poly = np.where(ids >= 0, names[np.maximum(ids, 0)], "")
-    allowed = pa.array(
-        sorted(
-            f"{c}|{z}"
-            for c, zs in zip(
-                countries.column("country_iso").to_pylist(),
-                countries.column("tzids").to_pylist(),
-                strict=True,
-            )
-            for z in zs
-        )
-    )
-    pairs = pc.binary_join_element_wise(loc["legal_country_iso"], pa.array(poly.tolist()), "|")
-    by_poly = pc.is_in(pairs, allowed).to_numpy(zero_copy_only=False) & (ids >= 0)
+    by_poly = zone_of_country(countries, loc["legal_country_iso"], poly.tolist()) & (ids >= 0)
     tile_tz = pc.take(tiles["tzid"], pc.index_in(loc["tile_id"], tiles["tile_id"]))
     tzid = np.where(by_poly, poly, np.asarray(tile_tz.to_pylist(), dtype=object))
     return pa.table(

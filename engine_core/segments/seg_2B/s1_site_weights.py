@@ -16,7 +16,6 @@ from engine_core.rng.ledger import publish_ledger
 from engine_core.rng.streams import row_words
 from engine_core.segments.common import keys_for, load_sealed, read_table
 from engine_core.segments.layer1_rng import DOMAIN_SEP, families
-from engine_core.segments.seg_1A.s2_merchant_universe import ledger_record_rows
 from engine_core.segments.seg_1B.s2_tile_weights import run_offsets
 
 STATE = "2B.S1"
@@ -49,7 +48,7 @@ def build(ctx: RunContext, st: pa.Table, loc: pa.Table, tiles: pa.Table, ledger:
     sid = st.column("site_id").to_numpy()
     key, hi, lo = fam[FAMILY].derive_many(sid.astype(str).tolist())
     z = as241(uniform01(row_words(key, hi, lo, 1, STATE)[:, 0]))
-    ledger_record_rows(ledger, FAMILY, 0, key, hi, lo, 1)
+    ledger.record_rows(FAMILY, 0, key, hi, lo, draws=1, blocks=1)
     s = pol["lognormal_sigma"]
     w = exp(pol["population_exponent"] * log(pop / pol["population_ref"])) * exp(
         s * z - s * s / 2.0

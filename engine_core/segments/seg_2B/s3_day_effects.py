@@ -16,7 +16,6 @@ from engine_core.rng.samplers import wh_gamma
 from engine_core.rng.streams import row_words
 from engine_core.segments.common import keys_for, load_sealed, lookup, read_table
 from engine_core.segments.layer1_rng import DOMAIN_SEP, families
-from engine_core.segments.seg_1A.s2_merchant_universe import ledger_record_rows
 from engine_core.timeutil import parse_utc
 
 STATE = "2B.S3"
@@ -59,7 +58,7 @@ def chunks(ctx: RunContext, pr: pa.Table, ledger: RngLedger) -> Iterator[pa.Tabl
         tz = np.asarray(c.column("tzid").to_pylist(), dtype=object)
         key, hi, lo = fam[FAMILY].derive_many([f"{m}|{z}" for m, z in zip(mid, tz, strict=True)])
         w = row_words(key, hi, lo, d, STATE)
-        ledger_record_rows(ledger, FAMILY, 0, key, hi, lo, d)
+        ledger.record_rows(FAMILY, 0, key, hi, lo, draws=d, blocks=(d + 1) // 2)
         sigma = lookup(
             np.asarray(c.column("mcc_group").to_pylist(), dtype=object), pol["sigma_by_group"]
         )

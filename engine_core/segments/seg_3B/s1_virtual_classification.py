@@ -16,7 +16,6 @@ from engine_core.rng.ledger import publish_ledger
 from engine_core.rng.streams import row_words
 from engine_core.segments.common import keys_for, load_sealed, lookup, read_table
 from engine_core.segments.layer1_rng import DOMAIN_SEP, families
-from engine_core.segments.seg_1A.s2_merchant_universe import ledger_record_rows
 
 STATE = "3B.S1"
 FAMILY = "3B.S1.virtual_mode.v1"
@@ -28,7 +27,7 @@ def classify(ctx: RunContext, mu: pl.DataFrame, outlets: np.ndarray, ledger: Rng
     ids = mu["merchant_id"].to_numpy()
     key, hi, lo = fam[FAMILY].derive_many(ids.astype(str).tolist())
     w = row_words(key, hi, lo, 2, STATE)
-    ledger_record_rows(ledger, FAMILY, 0, key, hi, lo, 2)
+    ledger.record_rows(FAMILY, 0, key, hi, lo, draws=2, blocks=1)
     u0, u1 = uniform01(w[:, 0]), uniform01(w[:, 1])
     group = mu["mcc_group"].to_numpy()
     cnp = mu["channel"].to_numpy() == "card_not_present"

@@ -77,15 +77,8 @@ def build(
     extra = e - 1
     if ids.size:
         w = row_words(key, hi, lo, int(2 * extra.max()) if extra.max() > 0 else 0, STATE)
-        last_lo = int(lo[-1]) + max(int(extra[-1]) - 1, 0)
-        ledger.record(
-            FAMILY,
-            0,
-            events=int((extra > 0).sum()),
-            draws=int(2 * extra.sum()),
-            blocks=int(extra.sum()),
-            first=(int(key[0]), int(hi[0]), int(lo[0])),
-            last=(int(key[-1]), int(hi[-1]) + (last_lo >> 64), last_lo & ((1 << 64) - 1)),
+        ledger.record_rows(
+            FAMILY, 0, key, hi, lo, draws=2 * extra, blocks=extra, events=int((extra > 0).sum())
         )
     else:
         w = np.zeros((0, 0), dtype=np.uint64)
