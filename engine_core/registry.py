@@ -484,6 +484,102 @@ def _layer2_5a() -> tuple[StateSpec, ...]:
     )
 
 
+def _layer2_5b() -> tuple[StateSpec, ...]:
+    from engine_core.segments.seg_5B import (
+        s0_gate,
+        s1_grid,
+        s2_latent,
+        s3_counts,
+        s4_arrivals,
+        s5_validation,
+    )
+
+    gate = ("s0_gate_receipt_5B", "sealed_inputs_5B")
+    l1 = (
+        "s3_day_effects",
+        "s2_alias_index",
+        "s2_alias_blob",
+        "s1_site_weights",
+        "site_timezones",
+        "tz_timetable_cache",
+        "virtual_classification_3B",
+        "virtual_settlement_3B",
+        "edge_catalogue_3B",
+        "edge_alias_index_3B",
+        "edge_alias_blob_3B",
+        "virtual_routing_policy_3B",
+    )
+    return (
+        StateSpec("5B", "S0", s0_gate.run, gate, ("validation_bundle_5A",), scenario_scoped=True),
+        StateSpec(
+            "5B",
+            "S1",
+            s1_grid.run,
+            ("s1_time_grid_5B", "s1_grouping_5B"),
+            (*gate, "scenario_manifest_5A", "merchant_zone_profile_5A"),
+            scenario_scoped=True,
+        ),
+        StateSpec(
+            "5B",
+            "S2",
+            s2_latent.run,
+            (
+                "s2_latent_field_5B",
+                "s2_realised_intensity_5B",
+                "rng_trace_log_5B_S2",
+                "rng_audit_log_5B_S2",
+            ),
+            (*gate, "s1_grouping_5B", "merchant_zone_scenario_utc_5A", "s3_day_effects"),
+            scenario_scoped=True,
+        ),
+        StateSpec(
+            "5B",
+            "S3",
+            s3_counts.run,
+            ("s3_bucket_counts_5B", "rng_trace_log_5B_S3", "rng_audit_log_5B_S3"),
+            (*gate, "s1_grouping_5B", "s2_realised_intensity_5B", "rng_trace_log_5B_S2"),
+            scenario_scoped=True,
+        ),
+        StateSpec(
+            "5B",
+            "S4",
+            s4_arrivals.run,
+            ("arrival_events_5B", "rng_trace_log_5B_S4", "rng_audit_log_5B_S4"),
+            (
+                *gate,
+                "s1_grouping_5B",
+                "s3_bucket_counts_5B",
+                "rng_trace_log_5B_S3",
+                *l1[1:3],
+                *l1[5:],
+            ),
+            scenario_scoped=True,
+        ),
+        StateSpec(
+            "5B",
+            "S5",
+            s5_validation.run,
+            ("validation_bundle_5B",),
+            (
+                "s1_time_grid_5B",
+                "s1_grouping_5B",
+                "s2_latent_field_5B",
+                "s2_realised_intensity_5B",
+                "rng_trace_log_5B_S2",
+                "rng_audit_log_5B_S2",
+                "s3_bucket_counts_5B",
+                "rng_trace_log_5B_S3",
+                "rng_audit_log_5B_S3",
+                "arrival_events_5B",
+                "rng_trace_log_5B_S4",
+                "rng_audit_log_5B_S4",
+                *l1,
+            ),
+            scenario_scoped=True,
+        ),
+    )
+
+
 STATES: tuple[StateSpec, ...] = (
     StateSpec("ENGINE", "manifest", manifest_state, ("manifest_record",)),
     *_layer1(),
@@ -493,6 +589,7 @@ STATES: tuple[StateSpec, ...] = (
     *_layer1_3a(),
     *_layer1_3b(),
     *_layer2_5a(),
+    *_layer2_5b(),
 )
 
 

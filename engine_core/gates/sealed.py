@@ -98,6 +98,7 @@ def gate_receipt(
     spec_version: str,
     upstream: list[tuple[str, str]],
     sealed: SealedInputs,
+    extra: dict | None = None,
 ) -> dict:
     doc = {
         "segment": segment,
@@ -109,4 +110,5 @@ def gate_receipt(
     }
     if seed is not None:
         doc["seed"] = int(seed)
+    doc.update(extra or {})  # state-specific receipt fields (e.g. layer2 §3.1)
     return doc

@@ -172,3 +172,39 @@ def scan_dataset(dictionary: Dictionary, dataset_id: str, data_root: Path):
         hive_schema=hive or None,
         schema=schema,
     )
+
+
+class StagedDataset:
+    """A parquet partition written part by part (possibly from worker threads, each writing
+    its own ``part-NNNNN.parquet``) and published as a whole at the end (A§5)."""
+
+    def __init__(self, ctx, dataset_id: str, *, state: str, column_encoding=None):
+        self.ctx, self.dataset_id, self.state = ctx, dataset_id, state
+        self.spec = ctx.dictionary.dataset(dataset_id)
+        self.schema = ctx.dictionary.arrow_schema_of(self.spec)
+        from engine_core.segments.common import keys_for
+
+        self.keys = keys_for(ctx, dataset_id)
+        self.final = resolve(ctx.dictionary, dataset_id, ctx.data_root, self.keys)
+        self.staged = staging_path(ctx.data_root, dataset_id)
+        self.staged.mkdir()
+        self.encoding = column_encoding
+        self.rows = 0
+
+    def write(self, part: int, table: pa.Table) -> int:
+        n = write_parquet(
+            table,
+            self.staged / f"part-{part:05d}.parquet",
+            schema=self.schema,
+            metadata=_meta(self.ctx.dictionary, self.spec, self.keys, part),
+            where=f"{self.dataset_id} part {part}",
+            state=self.state,
+            column_encoding=self.encoding,
+        )
+        return n
+
+    def publish(self, rows: int) -> PublishResult:
+        if not any(self.staged.iterdir()):
+            self.write(0, self.schema.empty_table())
+        status = publish_dir(self.staged, self.final, state=self.state)
+        return _result(self.spec, self.final, self.ctx.data_root, status, rows)

@@ -39,6 +39,9 @@ def conform(table: pa.Table, schema: pa.Schema, *, where: str, state: str) -> pa
             raise EngineError("SCHEMA_VIOLATION", state, f"{where}: column {field.name} has nulls")
         if field.metadata and ENUM_KEY in field.metadata and len(col):
             allowed = pa.array(json.loads(field.metadata[ENUM_KEY]), pa.string())
+            if pa.types.is_dictionary(col.type):
+                # every value is a dictionary entry: checking the dictionaries suffices
+                col = pa.chunked_array([c.dictionary for c in col.chunks], col.type.value_type)
             bad = pc.filter(col, pc.invert(pc.is_in(col.cast(pa.string()), allowed)))
             if len(bad):
                 raise EngineError(
@@ -90,10 +93,14 @@ def write_parquet(
     metadata: Mapping[str, str],
     where: str,
     state: str = "ENGINE",
+    column_encoding: Mapping[str, str] | None = None,
 ) -> int:
-    """Write one part file. Returns its row count. Bytes depend only on data + metadata."""
+    """Write one part file. Returns its row count. Bytes depend only on data + metadata.
+    ``column_encoding`` (e.g. ``DELTA_BINARY_PACKED`` for sorted integers and timestamps)
+    turns dictionary encoding off for those columns only."""
     table = conform(table, schema, where=where, state=state)
     table = table.replace_schema_metadata(dict(metadata))
+    enc = dict(column_encoding or {})
     pq.write_table(
         table,
         path,
@@ -101,6 +108,7 @@ def write_parquet(
         compression_level=ZSTD_LEVEL,
         row_group_size=ROW_GROUP_ROWS,
         write_statistics=True,
-        use_dictionary=True,
+        use_dictionary=[n for n in table.column_names if n not in enc] if enc else True,
+        column_encoding=enc or None,
     )
     return table.num_rows

@@ -168,3 +168,74 @@ def decode(data: bytes, *, code: str = "ALIAS_LAYOUT_INVALID", state: str = "ENG
         alias,
         flat_off,
     )
+
+
+@dataclass(frozen=True)
+class FlatTables:
+    """Tables decoded for the arrival kernel: slot ranges ``off[t]:off[t+1]`` of flat arrays."""
+
+    off: np.ndarray  # int64[T+1]
+    q: np.ndarray  # uint64 exact numerators (q ≤ 2^32, so u32 cannot hold them)
+    alias: np.ndarray  # uint32
+    entity: np.ndarray  # uint64 (site_id or edge_id)
+
+
+def decode_indexed(
+    data: bytes,
+    offsets: np.ndarray,
+    n_entries: np.ndarray,
+    merchants: np.ndarray,
+    subkeys: np.ndarray | None,
+    table_sha256: list[str],
+    *,
+    state: str,
+    what: str,
+) -> FlatTables:
+    """Decode every table the index names, vectorised over tables and entries (layer2 §4.2
+    step 4): each slice's sha256 must equal ``table_sha256`` and its header ``n``, merchant and
+    subkey must match the index row, else ``ALIAS_BLOB_CORRUPT`` naming the table."""
+    from engine_core.rng.sha256_nb import sha256_hex_slices
+
+    buf = np.frombuffer(data, dtype=np.uint8)
+    offsets = np.asarray(offsets, dtype=np.int64)
+    n = np.asarray(n_entries, dtype=np.int64)
+    lengths = table_lengths(n)
+
+    def corrupt(t: int, why: str):
+        return EngineError(
+            "ALIAS_BLOB_CORRUPT", state, f"{what}: table {t} at byte {int(offsets[t])}: {why}"
+        )
+
+    outside = (offsets % 8 != 0) | (offsets < HEADER.size) | (offsets + lengths > buf.shape[0])
+    if outside.any():
+        raise corrupt(int(np.flatnonzero(outside)[0]), "offset outside the blob or misaligned")
+    sha = sha256_hex_slices(buf, offsets, lengths)
+    bad = [i for i, (a, b) in enumerate(zip(sha, table_sha256, strict=True)) if a != b][:1]
+    if bad:
+        raise corrupt(bad[0], "sha256 differs from the index's table_sha256")
+    u32 = buf[: buf.shape[0] // 4 * 4].view("<u4")
+    u64 = buf[: buf.shape[0] // 8 * 8].view("<u8")
+    hdr_n = u32[offsets // 4]
+    hdr_m = u64[offsets // 8 + 1]
+    ok = (hdr_n == n) & (hdr_m == merchants)
+    if subkeys is not None:
+        ok &= u64[offsets // 8 + 2] == subkeys
+    if not ok.all():
+        raise corrupt(
+            int(np.flatnonzero(~ok)[0]), "header n, merchant or subkey differs from the index"
+        )
+    off = np.zeros(n.shape[0] + 1, dtype=np.int64)
+    np.cumsum(n, out=off[1:])
+    table = np.repeat(np.arange(n.shape[0]), n)
+    slot = np.arange(int(off[-1]), dtype=np.int64) - off[table]
+    base = offsets[table] + 24
+    entity = u64[(base + 8 * slot) // 8]
+    prob = u64[(base + 8 * n[table] + 8 * slot) // 8].view(np.float64)
+    alias = u32[(base + 16 * n[table] + 4 * slot) // 4]  # 4-aligned: tables are 8-aligned
+    q = prob * 4294967296.0
+    if np.any(q != np.floor(q)) or np.any(q > 4294967296.0) or np.any(alias >= n[table]):
+        t = int(
+            table[np.flatnonzero((q != np.floor(q)) | (q > 4294967296.0) | (alias >= n[table]))[0]]
+        )
+        raise corrupt(t, "a probability is not q/2^32 or an alias points outside its table")
+    return FlatTables(off, q.astype(np.uint64), alias.astype(np.uint32), entity.astype(np.uint64))

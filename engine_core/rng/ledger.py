@@ -33,6 +33,7 @@ class TraceRow:
     blocks: int = 0
     first: tuple[int, int, int] | None = None  # (key, ctr_hi, ctr_lo) of the first block
     last: tuple[int, int, int] | None = None  # … of the last block
+    streams: int = 0
 
 
 @dataclass
@@ -43,6 +44,8 @@ class RngLedger:
     domain_sep: str
     families: tuple[str, ...]
     rows: dict[tuple[int, str], TraceRow] = field(default_factory=dict)
+    # layer-2 traces add ``streams`` and ``law_version`` per family (layer2 §3.0)
+    law_versions: dict[str, str] | None = None
 
     def record(
         self,
@@ -54,11 +57,13 @@ class RngLedger:
         blocks: int,
         first: tuple[int, int, int] | None,
         last: tuple[int, int, int] | None,
+        streams: int = 0,
     ) -> None:
         """Add events of one family in one part; events must arrive in canonical order."""
         if family_id not in self.families:
             raise ValueError(f"{self.state}: family {family_id} is not declared")
         row = self.rows.setdefault((part_index, family_id), TraceRow(family_id, part_index))
+        row.streams += int(streams)
         row.events += int(events)
         row.draws += int(draws)
         row.blocks += int(blocks)
@@ -104,6 +109,8 @@ class RngLedger:
         )
 
     def trace_table(self) -> pa.Table:
+        if self.law_versions is not None:
+            return self._trace_table_l2()
         cols: dict[str, list] = {
             k: []
             for k in (
@@ -128,6 +135,28 @@ class RngLedger:
             for k, v in zip(cols, values, strict=True):
                 cols[k].append(v)
         return pa.table(cols, schema=_schema("rng_trace_log"))
+
+    def _trace_table_l2(self) -> pa.Table:
+        schema = _schema("rng_trace_log_l2")
+        cols: dict[str, list] = {f.name: [] for f in schema}
+        for (part, fam), r in sorted(self.rows.items()):
+            first = r.first or (0, 0, 0)
+            last = r.last or (0, 0, 0)
+            values = (
+                self.state,
+                fam,
+                self.law_versions[fam],
+                part,
+                r.streams,
+                r.events,
+                r.draws,
+                r.blocks,
+                *first,
+                *last,
+            )
+            for k, v in zip(cols, values, strict=True):
+                cols[k].append(v)
+        return pa.table(cols, schema=schema)
 
     def audit_table(self, spec_version: str) -> pa.Table:
         libs = {}
@@ -154,7 +183,8 @@ class RngLedger:
         """Per family: events, draws, blocks (what accounting checks compare)."""
         out: dict[str, dict[str, int]] = {}
         for (_, fam), r in sorted(self.rows.items()):
-            t = out.setdefault(fam, {"events": 0, "draws": 0, "blocks": 0})
+            t = out.setdefault(fam, {"streams": 0, "events": 0, "draws": 0, "blocks": 0})
+            t["streams"] += r.streams
             t["events"] += r.events
             t["draws"] += r.draws
             t["blocks"] += r.blocks

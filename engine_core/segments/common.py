@@ -115,7 +115,11 @@ def verify_upstream(ctx: RunContext, segment: str, upstream: list[str]) -> dict[
 
 
 def run_gate(
-    ctx: RunContext, segment: str, upstream: dict[str, str], inputs: list[SealedInput]
+    ctx: RunContext,
+    segment: str,
+    upstream: dict[str, str],
+    inputs: list[SealedInput],
+    extra: dict | None = None,
 ) -> StateResult:
     """Publish ``sealed_inputs_<SEG>`` and ``s0_gate_receipt_<SEG>``."""
     state = f"{segment}.S0"
@@ -144,6 +148,7 @@ def run_gate(
                 spec_version=ctx.dictionary.spec_version,
                 upstream=sorted(upstream.items()),
                 sealed=sealed,
+                extra=extra,
             ),
             state=state,
         ),

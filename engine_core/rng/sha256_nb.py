@@ -1,0 +1,318 @@
+"""SHA-256 in numba with a precomputed midstate (layer2 §3.0).
+
+Every stream of a family shares the message prefix ``UER(domain_sep)‖…‖UER(scenario_id)``; it
+is compressed once (:func:`midstate`), and each row then costs the one to three compressions of
+its own suffix. Bytes are identical to ``hashlib`` (a property test compares them), so the
+Python :class:`~engine_core.rng.streams.StreamPrefix` and these kernels derive the same streams.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from numba import njit
+
+_K = np.array(
+    [
+        0x428A2F98, 0x71374491, 0xB5C0FBCF, 0xE9B5DBA5, 0x3956C25B, 0x59F111F1, 0x923F82A4,
+        0xAB1C5ED5, 0xD807AA98, 0x12835B01, 0x243185BE, 0x550C7DC3, 0x72BE5D74, 0x80DEB1FE,
+        0x9BDC06A7, 0xC19BF174, 0xE49B69C1, 0xEFBE4786, 0x0FC19DC6, 0x240CA1CC, 0x2DE92C6F,
+        0x4A7484AA, 0x5CB0A9DC, 0x76F988DA, 0x983E5152, 0xA831C66D, 0xB00327C8, 0xBF597FC7,
+        0xC6E00BF3, 0xD5A79147, 0x06CA6351, 0x14292967, 0x27B70A85, 0x2E1B2138, 0x4D2C6DFC,
+        0x53380D13, 0x650A7354, 0x766A0ABB, 0x81C2C92E, 0x92722C85, 0xA2BFE8A1, 0xA81A664B,
+        0xC24B8B70, 0xC76C51A3, 0xD192E819, 0xD6990624, 0xF40E3585, 0x106AA070, 0x19A4C116,
+        0x1E376C08, 0x2748774C, 0x34B0BCB5, 0x391C0CB3, 0x4ED8AA4A, 0x5B9CCA4F, 0x682E6FF3,
+        0x748F82EE, 0x78A5636F, 0x84C87814, 0x8CC70208, 0x90BEFFFA, 0xA4506CEB, 0xBEF9A3F7,
+        0xC67178F2,
+    ],
+    dtype=np.uint64,
+)  # fmt: skip
+_H0 = np.array(
+    [0x6A09E667, 0xBB67AE85, 0x3C6EF372, 0xA54FF53A, 0x510E527F, 0x9B05688C, 0x1F83D9AB,
+     0x5BE0CD19],
+    dtype=np.uint64,
+)  # fmt: skip
+MAX_SUFFIX = 180  # bytes of one row's suffix (UER(key) of the longest key law is < 100)
+
+
+_M = np.uint64(0xFFFFFFFF)
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _rotr(x, n):
+    # numba promotes integer arithmetic to 64 bits: work in uint64 and mask to 32
+    return ((x >> np.uint64(n)) | (x << np.uint64(32 - n))) & _M
+
+
+@njit(nogil=True, cache=True)
+def _compress(state, buf, off, w):
+    for i in range(16):
+        p = off + 4 * i
+        w[i] = (
+            (np.uint64(buf[p]) << np.uint64(24))
+            | (np.uint64(buf[p + 1]) << np.uint64(16))
+            | (np.uint64(buf[p + 2]) << np.uint64(8))
+            | np.uint64(buf[p + 3])
+        )
+    for i in range(16, 64):
+        x = w[i - 15]
+        y = w[i - 2]
+        s0 = _rotr(x, 7) ^ _rotr(x, 18) ^ (x >> np.uint64(3))
+        s1 = _rotr(y, 17) ^ _rotr(y, 19) ^ (y >> np.uint64(10))
+        w[i] = (w[i - 16] + s0 + w[i - 7] + s1) & _M
+    a = state[0]
+    b = state[1]
+    c = state[2]
+    d = state[3]
+    e = state[4]
+    f = state[5]
+    g = state[6]
+    h = state[7]
+    for i in range(64):
+        s1 = _rotr(e, 6) ^ _rotr(e, 11) ^ _rotr(e, 25)
+        ch = (e & f) ^ ((e ^ _M) & g)
+        t1 = (h + s1 + ch + _K[i] + w[i]) & _M
+        s0 = _rotr(a, 2) ^ _rotr(a, 13) ^ _rotr(a, 22)
+        maj = (a & b) ^ (a & c) ^ (b & c)
+        t2 = (s0 + maj) & _M
+        h = g
+        g = f
+        f = e
+        e = (d + t1) & _M
+        d = c
+        c = b
+        b = a
+        a = (t1 + t2) & _M
+    state[0] = (state[0] + a) & _M
+    state[1] = (state[1] + b) & _M
+    state[2] = (state[2] + c) & _M
+    state[3] = (state[3] + d) & _M
+    state[4] = (state[4] + e) & _M
+    state[5] = (state[5] + f) & _M
+    state[6] = (state[6] + g) & _M
+    state[7] = (state[7] + h) & _M
+
+
+@njit(nogil=True, cache=True)
+def _finish(mid, tail, prefix_len, suf, s0, s1, buf, state, w):
+    """Digest state of prefix ‖ suf[s0:s1], starting from the prefix midstate."""
+    nt = tail.shape[0]
+    n = nt + (s1 - s0)
+    for i in range(nt):
+        buf[i] = tail[i]
+    for i in range(s1 - s0):
+        buf[nt + i] = suf[s0 + i]
+    buf[n] = 0x80
+    total = ((n + 1 + 8 + 63) // 64) * 64
+    for i in range(n + 1, total - 8):
+        buf[i] = 0
+    bits = np.uint64(prefix_len + (s1 - s0)) * np.uint64(8)
+    for i in range(8):
+        buf[total - 1 - i] = np.uint8((bits >> np.uint64(8 * i)) & np.uint64(0xFF))
+    for i in range(8):
+        state[i] = mid[i]
+    for off in range(0, total, 64):
+        _compress(state, buf, off, w)
+
+
+@njit(nogil=True, cache=True)
+def _words3(state, out_key, out_hi, out_lo, r):
+    out_key[r] = (np.uint64(state[0]) << np.uint64(32)) | np.uint64(state[1])
+    out_hi[r] = (np.uint64(state[2]) << np.uint64(32)) | np.uint64(state[3])
+    out_lo[r] = (np.uint64(state[4]) << np.uint64(32)) | np.uint64(state[5])
+
+
+@njit(nogil=True, cache=True)
+def derive_suffixes_nb(mid, tail, prefix_len, suf, suf_off, out_key, out_hi, out_lo):
+    """Stream words (A§4: key, ctr_hi, ctr_lo) of prefix ‖ suffix for every suffix
+    ``suf[suf_off[i]:suf_off[i+1]]``."""
+    buf = np.empty(64 + MAX_SUFFIX + 72, dtype=np.uint8)
+    state = np.empty(8, dtype=np.uint64)
+    w = np.empty(64, dtype=np.uint64)
+    for r in range(suf_off.shape[0] - 1):
+        _finish(mid, tail, prefix_len, suf, suf_off[r], suf_off[r + 1], buf, state, w)
+        _words3(state, out_key, out_hi, out_lo, r)
+
+
+@njit(nogil=True, cache=True)
+def derive_bucket_keys_nb(
+    mid, tail, prefix_len, dom, dom_off, row_dom, row_bucket, out_key, out_hi, out_lo
+):
+    """Streams of ``UER("{domain prefix}{bucket_index}")`` per row: ``dom`` holds each domain
+    row's ``"{merchant_id}|{tzid}|{channel_group}|"`` bytes, the decimal index is appended
+    here (layer2 §3.0 key law)."""
+    buf = np.empty(64 + MAX_SUFFIX + 72, dtype=np.uint8)
+    suf = np.empty(MAX_SUFFIX, dtype=np.uint8)
+    digits = np.empty(12, dtype=np.uint8)
+    state = np.empty(8, dtype=np.uint64)
+    w = np.empty(64, dtype=np.uint64)
+    for r in range(row_dom.shape[0]):
+        d = row_dom[r]
+        a, b = dom_off[d], dom_off[d + 1]
+        v = np.int64(row_bucket[r])
+        nd = 0
+        while True:
+            digits[nd] = np.uint8(48 + v % 10)
+            v //= 10
+            nd += 1
+            if v == 0:
+                break
+        klen = (b - a) + nd
+        suf[0] = np.uint8((klen >> 24) & 0xFF)
+        suf[1] = np.uint8((klen >> 16) & 0xFF)
+        suf[2] = np.uint8((klen >> 8) & 0xFF)
+        suf[3] = np.uint8(klen & 0xFF)
+        for i in range(b - a):
+            suf[4 + i] = dom[a + i]
+        for i in range(nd):
+            suf[4 + (b - a) + i] = digits[nd - 1 - i]
+        _finish(mid, tail, prefix_len, suf, 0, 4 + klen, buf, state, w)
+        _words3(state, out_key, out_hi, out_lo, r)
+
+
+@njit(nogil=True, cache=True)
+def sha256_slices_nb(data, offsets, lengths, out):
+    """Full SHA-256 of each ``data[offsets[i]:offsets[i]+lengths[i]]`` into ``out[i, 0:32]``
+    (alias table verification; no midstate)."""
+    w = np.empty(64, dtype=np.uint64)
+    state = np.empty(8, dtype=np.uint64)
+    last = np.empty(128, dtype=np.uint8)
+    for r in range(offsets.shape[0]):
+        o, n = offsets[r], lengths[r]
+        for i in range(8):
+            state[i] = _H0[i]
+        full = n // 64
+        for k in range(full):
+            _compress(state, data, o + 64 * k, w)
+        rem = n - 64 * full
+        for i in range(rem):
+            last[i] = data[o + 64 * full + i]
+        last[rem] = 0x80
+        total = ((rem + 1 + 8 + 63) // 64) * 64
+        for i in range(rem + 1, total - 8):
+            last[i] = 0
+        bits = np.uint64(n) * np.uint64(8)
+        for i in range(8):
+            last[total - 1 - i] = np.uint8((bits >> np.uint64(8 * i)) & np.uint64(0xFF))
+        for off in range(0, total, 64):
+            _compress(state, last, off, w)
+        for i in range(8):
+            for j in range(4):
+                out[r, 4 * i + j] = np.uint8((state[i] >> np.uint64(24 - 8 * j)) & np.uint64(0xFF))
+
+
+# --- Python side -----------------------------------------------------------------------------
+def _pure_compress(state: list[int], block: bytes) -> list[int]:
+    """One compression in Python (only for the prefix midstate: a handful per family)."""
+    m = 0xFFFFFFFF
+
+    def rotr(x, n):
+        return ((x >> n) | (x << (32 - n))) & m
+
+    w = [int.from_bytes(block[4 * i : 4 * i + 4], "big") for i in range(16)]
+    for i in range(16, 64):
+        s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3)
+        s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10)
+        w.append((w[i - 16] + s0 + w[i - 7] + s1) & m)
+    a, b, c, d, e, f, g, h = state
+    for i in range(64):
+        t1 = (
+            h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + int(_K[i]) + w[i]
+        ) & m
+        t2 = ((rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c))) & m
+        a, b, c, d, e, f, g, h = (t1 + t2) & m, a, b, c, (d + t1) & m, e, f, g
+    return [(x + y) & m for x, y in zip(state, (a, b, c, d, e, f, g, h), strict=True)]
+
+
+@dataclass(frozen=True)
+class Midstate:
+    """The compressed full blocks of a message prefix, its tail and total length."""
+
+    mid: np.ndarray  # uint64[8] holding 32-bit words
+    tail: np.ndarray  # uint8[< 64]
+    prefix_len: int
+
+
+def midstate(prefix: bytes) -> Midstate:
+    state = [int(x) for x in _H0]
+    full = len(prefix) // 64
+    for k in range(full):
+        state = _pure_compress(state, prefix[64 * k : 64 * k + 64])
+    return Midstate(
+        np.array(state, dtype=np.uint64),
+        np.frombuffer(prefix[64 * full :], dtype=np.uint8).copy(),
+        len(prefix),
+    )
+
+
+def string_buffers(arr) -> tuple[np.ndarray, np.ndarray]:
+    """UTF-8 bytes and int64 offsets of a string array (zero-copy view of Arrow buffers)."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    arr = pc.cast(arr, pa.large_string())
+    if arr.null_count:
+        raise ValueError("string_buffers: nulls are not allowed")
+    _, off_buf, data_buf = arr.buffers()
+    off = np.frombuffer(off_buf, dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
+    data = (
+        np.frombuffer(data_buf, dtype=np.uint8)
+        if data_buf is not None
+        else np.zeros(0, dtype=np.uint8)
+    )
+    return data, off
+
+
+def uer_suffixes(*columns) -> tuple[np.ndarray, np.ndarray]:
+    """Flat bytes and offsets of ``UER(c1[i]) ‖ UER(c2[i]) ‖ …`` per row (A§3 encoding),
+    assembled with vectorised numpy (no per-row Python)."""
+    parts = [
+        string_buffers(
+            pa.array(c, pa.large_string()) if not isinstance(c, pa.Array | pa.ChunkedArray) else c
+        )
+        for c in columns
+    ]
+    n = parts[0][1].shape[0] - 1
+    lens = [np.diff(off) for _, off in parts]
+    row_len = sum(4 + ln for ln in lens)
+    out_off = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(row_len, out=out_off[1:])
+    out = np.empty(int(out_off[-1]), dtype=np.uint8)
+    pos = out_off[:-1].copy()
+    for (data, off), ln in zip(parts, lens, strict=True):
+        be = ln.astype(">u4").view(np.uint8).reshape(-1, 4)
+        for j in range(4):  # the four length bytes
+            out[pos + j] = be[:, j]
+        pos += 4
+        # scatter each row's bytes: destination index = pos[row] + (k − off[row])
+        row = np.repeat(np.arange(n), ln)
+        src = np.arange(int(off[0]), int(off[-1]), dtype=np.int64)
+        out[pos[row] + (src - off[:-1][row])] = data[src]
+        pos += ln
+    return out, out_off
+
+
+def derive_streams(prefix: bytes, suf: np.ndarray, suf_off: np.ndarray):
+    """``(key, ctr_hi, ctr_lo)`` uint64 vectors for ``SHA256(prefix ‖ suffix_i)``."""
+    ms = midstate(prefix)
+    n = suf_off.shape[0] - 1
+    if n and int(np.diff(suf_off).max()) > MAX_SUFFIX:
+        raise ValueError(f"a stream key suffix is longer than {MAX_SUFFIX} bytes")
+    k, h, lo = (np.empty(n, dtype=np.uint64) for _ in range(3))
+    derive_suffixes_nb(ms.mid, ms.tail, ms.prefix_len, suf, suf_off, k, h, lo)
+    return k, h, lo
+
+
+def sha256_hex_slices(data: np.ndarray, offsets, lengths) -> list[str]:
+    out = np.empty((len(offsets), 32), dtype=np.uint8)
+    sha256_slices_nb(
+        data, np.asarray(offsets, dtype=np.int64), np.asarray(lengths, dtype=np.int64), out
+    )
+    return bytes(out).hex(sep=" ", bytes_per_sep=-32).split(" ") if out.shape[0] else []
+
+
+def reference_digest(prefix: bytes, suffix: bytes) -> bytes:
+    return hashlib.sha256(prefix + suffix).digest()

@@ -1,0 +1,5 @@
+"""placeholder"""
+
+
+def run(ctx):
+    raise NotImplementedError
