@@ -20,6 +20,7 @@ class Outcome:
     passed: bool
     measured: object
     threshold: object
+    skipped: bool = False  # a gate without power where its rule says SKIPPED (not a pass)
 
 
 @dataclass(frozen=True)
@@ -42,10 +43,13 @@ class Check:
         try:
             out = self.fn(ctx)
             passed, measured, threshold = out.passed, _clean(out.measured), _clean(out.threshold)
+            skipped = out.skipped
         except EngineError as e:
-            passed, measured, threshold = False, e.message, None
+            passed, measured, threshold, skipped = False, e.message, None, False
         enforced = self.enforced(ctx)
         status = "PASS" if passed else ("FAIL" if enforced else "WARN")
+        if skipped:
+            status = "SKIPPED"
         return {
             "check_id": self.check_id,
             "kind": self.kind,

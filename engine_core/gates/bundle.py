@@ -45,6 +45,7 @@ def build_bundle(
     mf: str,
     seed: int | None,
     state: str,
+    evidence: dict[str, bytes] | None = None,
 ) -> tuple[str, str | None]:
     """Publish the bundle. ``files`` are ``(relpath to data_root, sha256)``; ``checks`` are
     report rows. Returns ``(status, bundle digest or None)``; on FAIL the report is published
@@ -66,6 +67,9 @@ def build_bundle(
     )
     report_bytes = json_bytes(report)
     entries = [{"path": p, "sha256": d} for p, d in files]
+    evidence = dict(sorted((evidence or {}).items()))
+    for name, data in evidence.items():  # evidence files live in the bundle, indexed like data
+        entries.append({"path": f"{bundle_rel}/{name}", "sha256": hashlib.sha256(data).hexdigest()})
     entries.append(
         {
             "path": f"{bundle_rel}/{report_name(segment)}",
@@ -83,6 +87,8 @@ def build_bundle(
     staged.mkdir()
     (staged / INDEX).write_bytes(json_bytes(index))
     (staged / report_name(segment)).write_bytes(report_bytes)
+    for name, data in evidence.items():
+        (staged / name).write_bytes(data)
     digest = None
     if status == "PASS":
         digest = bundle_digest(entries)

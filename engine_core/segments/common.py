@@ -183,11 +183,13 @@ def load_sealed(ctx: RunContext, segment: str, *, state: str) -> SealedInputs:
 
 
 # --- validation ----------------------------------------------------------------------------
-def segment_files(ctx: RunContext, segment: str) -> list[tuple[str, str]]:
+def segment_files(ctx: RunContext, segment: str, exclude=()) -> list[tuple[str, str]]:
     """Every published file of the segment's datasets for this partition (SF ones included)."""
     files = []
     for spec in ctx.dictionary.datasets.values():
         if spec.segment != segment or spec.id == f"validation_bundle_{segment}":
+            continue
+        if spec.id in exclude:
             continue
         path = dataset_path(ctx, spec.id)
         if path.is_dir():
@@ -203,21 +205,37 @@ def segment_files(ctx: RunContext, segment: str) -> list[tuple[str, str]]:
     return sorted(files)
 
 
-def run_validation(ctx: RunContext, segment: str, state: str, checks: list[Check]) -> StateResult:
+def run_validation(
+    ctx: RunContext,
+    segment: str,
+    state: str,
+    checks: list[Check],
+    *,
+    evidence=None,
+    exclude=(),
+) -> StateResult:
+    """Evaluate ``checks`` and publish the bundle. ``evidence(rows)`` may return extra bundle
+    files ``{name: bytes}`` built from the report rows (layer2 §5.1)."""
     state_id = f"{segment}.{state}"
     rows = [c.evaluate(ctx) for c in checks]
+    extra = evidence(rows) if evidence else None
     bundle = dataset_path(ctx, f"validation_bundle_{segment}")
-    status, digest = build_bundle(
-        ctx.dictionary,
-        segment=segment,
-        bundle_dir=bundle,
-        data_root=ctx.data_root,
-        files=segment_files(ctx, segment),
-        checks=rows,
-        mf=ctx.mf,
-        seed=ctx.seed,
-        state=state_id,
-    )
+    try:
+        status, digest = build_bundle(
+            ctx.dictionary,
+            segment=segment,
+            bundle_dir=bundle,
+            data_root=ctx.data_root,
+            files=segment_files(ctx, segment, exclude),
+            checks=rows,
+            mf=ctx.mf,
+            seed=ctx.seed,
+            state=state_id,
+            evidence=extra,
+        )
+    except EngineError as e:
+        e.check_rows = rows  # the Dagster asset checks report them even on FAIL
+        raise
     from engine_core.io.datasets import PublishResult
 
     res = PublishResult(
@@ -228,7 +246,10 @@ def run_validation(ctx: RunContext, segment: str, state: str, checks: list[Check
         [((bundle / r).relative_to(ctx.data_root).as_posix(), d) for r, d in tree_listing(bundle)],
     )
     return StateResult(
-        state_id, [res], rows=len(rows), metadata={"bundle_digest": digest, "checks": len(rows)}
+        state_id,
+        [res],
+        rows=len(rows),
+        metadata={"bundle_digest": digest, "checks": len(rows), "check_rows": rows},
     )
 
 

@@ -1,5 +1,62 @@
-"""placeholder"""
+"""5B.S5 — validation bundle (layer2 §5): recompute — never echo — every check over every row
+(T1–T16, R1, R2, G1), publish the bundle with its evidence files, and the flag only on PASS.
+On FAIL the report is published and ``5B.S5.VALIDATION_FAILED`` is raised."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from engine_core.context import RunContext, StateResult
+from engine_core.segments.common import load_sealed, run_validation
+from engine_core.segments.seg_5B.base import SEGMENT, require_trace
+from engine_core.segments.seg_5B.checks import CHECKS, measured
+
+STATE = "5B.S5"
 
 
-def run(ctx):
-    raise NotImplementedError
+def parquet_bytes(t: pa.Table) -> bytes:
+    """Deterministic Parquet bytes for evidence (no time, fixed settings)."""
+    sink = pa.BufferOutputStream()
+    pq.write_table(t.replace_schema_metadata(None), sink, compression="zstd", compression_level=3)
+    return sink.getvalue().to_pybytes()
+
+
+def evidence(ctx: RunContext):
+    def build(rows: list[dict]) -> dict[str, bytes]:
+        m = measured(ctx)
+        gate = pa.table(
+            {
+                "check_id": [r["check_id"] for r in rows],
+                "kind": [r["kind"] for r in rows],
+                "status": [r["status"] for r in rows],
+                "measured": [json.dumps(r["measured"], sort_keys=True) for r in rows],
+                "threshold": [json.dumps(r["threshold"], sort_keys=True) for r in rows],
+                "enforced": [r["enforced"] for r in rows],
+            }
+        )
+        r1 = next(r for r in rows if r["check_id"].endswith(".R1"))["measured"]
+        acct = pa.table(
+            {
+                "state": list(r1["recomputed"]),
+                **{
+                    k: pa.array([v[k] for v in r1["recomputed"].values()], pa.int64())
+                    for k in ("streams", "events", "draws", "blocks")
+                },
+            }
+        )
+        tables = {"gate_results": gate, "rng_accounting": acct, **m.evidence}
+        return {f"evidence_{k}.parquet": parquet_bytes(t) for k, t in sorted(tables.items())}
+
+    return build
+
+
+def run(ctx: RunContext) -> StateResult:
+    load_sealed(ctx, SEGMENT, state=STATE)
+    for st in ("S2", "S3", "S4"):
+        require_trace(ctx, st, STATE)
+    return run_validation(
+        ctx, SEGMENT, "S5", CHECKS, evidence=evidence(ctx), exclude=("stability_panel_5B",)
+    )
