@@ -8,7 +8,7 @@ import dagster as dg
 
 from dagster_project.assets import all_assets
 from dagster_project.checks import all_checks
-from dagster_project.jobs import world_job
+from dagster_project.jobs import panel_job, world_job
 from dagster_project.resources import EngineResource
 from dagster_project.schedules import all_schedules
 from dagster_project.sensors import all_sensors
@@ -26,7 +26,7 @@ def engine_resource() -> EngineResource:
 defs = dg.Definitions(
     assets=all_assets(),
     asset_checks=all_checks(),
-    jobs=[world_job],
+    jobs=[world_job, panel_job],
     sensors=all_sensors,
     schedules=all_schedules,
     resources={"engine": engine_resource()},

@@ -18,7 +18,7 @@ class EngineResource(dg.ConfigurableResource):
     data_root: str = "data"
     profiles: list[str] = ["small"]
     default_seeds: list[int] = [42]
-    panel_seeds: list[int] = [1, 2, 3]
+    panel_seeds: list[int] = [42, 7, 101]  # the T10 panel (layer2 §5.2)
     workers: int = 0  # 0 = one per core
 
     @property

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dagster as dg
 
 from dagster_project.assets.factory import RECOMPUTE_TAG
-from dagster_project.jobs import world_job
+from dagster_project.jobs import panel_job, world_job
 from dagster_project.partitions import SEED, WORLD, partition_key
 from dagster_project.resources import EngineResource
 
@@ -64,4 +64,17 @@ def weekly_stability_panel(context, engine: EngineResource):
     return reqs or dg.SkipReason("no registered world yet")
 
 
-all_schedules = [nightly_regression, weekly_stability_panel]
+@dg.schedule(
+    job=panel_job,
+    cron_schedule="0 10 * * 0",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+)
+def weekly_panel_gate(context, engine: EngineResource):
+    """After the weekly panel runs: the T10 gate of every world of the first served profile."""
+    worlds = _worlds(context, engine, engine.profiles[0])
+    reqs = [dg.RunRequest(partition_key=w, tags={"fwe/schedule": "panel-gate"}) for w in worlds]
+    return reqs or dg.SkipReason("no registered world yet")
+
+
+all_schedules = [nightly_regression, weekly_stability_panel, weekly_panel_gate]

@@ -58,11 +58,21 @@ def run_world(
                     "scenario": ctx.scenario_id or "-",
                     "rows": res.rows,
                     "seconds": time.perf_counter() - t0,
+                    "peak_rss_mib": _peak_rss_mib(),
                     "status": ",".join(sorted({o.status for o in res.outputs})) or "-",
                 }
             )
             done.add(spec.state_id)
     return rows
+
+
+def _peak_rss_mib() -> float:
+    """Process peak RSS so far (a profile aid for the run table; never enters data)."""
+    import resource
+    import sys
+
+    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kib / 1024 if sys.platform != "darwin" else kib / 2**20
 
 
 def _progress():

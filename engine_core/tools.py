@@ -55,8 +55,9 @@ def print_run_table(rows: list[dict], total_seconds: float) -> None:
     from rich.table import Table
 
     t = Table(title=f"fraud-engine run — {total_seconds:.2f} s")
-    for col in ("state", "scenario", "rows", "seconds", "rows/s", "output"):
-        t.add_column(col, justify="right" if col in ("rows", "seconds", "rows/s") else "left")
+    num = ("rows", "seconds", "rows/s", "peak MiB")
+    for col in ("state", "scenario", "rows", "seconds", "rows/s", "peak MiB", "output"):
+        t.add_column(col, justify="right" if col in num else "left")
     for r in rows:
         rate = r["rows"] / r["seconds"] if r["seconds"] > 0 else 0.0
         t.add_row(
@@ -65,6 +66,7 @@ def print_run_table(rows: list[dict], total_seconds: float) -> None:
             f"{r['rows']:,}",
             f"{r['seconds']:.2f}",
             f"{rate:,.0f}",
+            f"{r.get('peak_rss_mib', 0):,.0f}",
             r["status"],
         )
     Console().print(t)

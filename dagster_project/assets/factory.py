@@ -32,8 +32,40 @@ def _data_version(files) -> dg.DataVersion:
     return dg.DataVersion(h.hexdigest())
 
 
-def run_state(context, engine: EngineResource, spec: StateSpec):
-    """Run one engine state for the partition; EngineError → a one-line Dagster Failure."""
+def check_results(checks, rows) -> list[dg.AssetCheckResult]:
+    """Asset-check results from a validation state's report rows (computed once, in the
+    state's own full pass — layer2 §5.1)."""
+    from dagster_project.checks.factory import _meta
+
+    by_id = {c.check_id: c for c in checks}
+    out = []
+    for row in rows:
+        c = by_id[row["check_id"]]
+        out.append(
+            dg.AssetCheckResult(
+                asset_key=asset_key(c.dataset),
+                check_name=c.check_id.replace(".", "_"),
+                passed=row["status"] in ("PASS", "SKIPPED"),
+                severity=dg.AssetCheckSeverity.ERROR
+                if row["enforced"]
+                else dg.AssetCheckSeverity.WARN,
+                metadata={
+                    "check_id": c.check_id,
+                    "kind": c.kind,
+                    "status": row["status"],
+                    "measured": _meta(row["measured"]),
+                    "threshold": _meta(row["threshold"]),
+                    "enforced": row["enforced"],
+                    "profile": row.get("profile", ""),
+                },
+            )
+        )
+    return out
+
+
+def run_state(context, engine: EngineResource, spec: StateSpec, checks=()):
+    """Run one engine state for the partition; EngineError → a one-line Dagster Failure.
+    With ``checks`` (inline asset checks), their results come from the state's report rows."""
     seed, world = parse_partition(context.partition_key)
     try:
         ctx = engine.run_context(seed, world, scenario_scoped=spec.scenario_scoped, log=context.log)
@@ -44,6 +76,8 @@ def run_state(context, engine: EngineResource, spec: StateSpec):
             res = spec.func(ctx)
         seconds = time.perf_counter() - t0
     except EngineError as e:
+        if checks and getattr(e, "check_rows", None):
+            yield from check_results(checks, e.check_rows)
         raise dg.Failure(description=e.message, metadata={"code": e.full_code}) from None
     by_id = {o.dataset_id: o for o in res.outputs}
     for ds in spec.outputs:
@@ -57,13 +91,38 @@ def run_state(context, engine: EngineResource, spec: StateSpec):
             "manifest_fingerprint": dg.MetadataValue.text(ctx.mf),
         }
         if ds == spec.outputs[0]:
-            meta.update({k: v for k, v in res.metadata.items()})
+            meta.update({k: v for k, v in res.metadata.items() if k != "check_rows"})
         yield dg.MaterializeResult(
             asset_key=asset_key(ds), metadata=meta, data_version=_data_version(out.files)
         )
+    if checks:
+        rows = res.metadata.get("check_rows")
+        if rows is None:  # reused bundle: its published report holds the rows
+            rows = _report_rows(by_id[spec.outputs[0]].path, spec.segment)
+        yield from check_results(checks, rows)
 
 
-def state_asset(spec: StateSpec, extra_deps=()) -> dg.AssetsDefinition:
+def _report_rows(bundle, segment: str) -> list[dict]:
+    import json
+
+    return json.loads((bundle / f"validation_report_{segment}.json").read_bytes())["checks"]
+
+
+def check_specs(checks) -> list[dg.AssetCheckSpec]:
+    from engine_core.checks import INTEGRITY
+
+    return [
+        dg.AssetCheckSpec(
+            name=c.check_id.replace(".", "_"),
+            asset=asset_key(c.dataset),
+            blocking=c.kind == INTEGRITY,
+            description=c.description or f"{c.kind} check {c.check_id}",
+        )
+        for c in checks
+    ]
+
+
+def state_asset(spec: StateSpec, extra_deps=(), checks=()) -> dg.AssetsDefinition:
     deps = [asset_key(r) for r in spec.reads] + list(extra_deps)
     specs = [
         dg.AssetSpec(
@@ -79,6 +138,7 @@ def state_asset(spec: StateSpec, extra_deps=()) -> dg.AssetsDefinition:
 
     @dg.multi_asset(
         specs=specs,
+        check_specs=check_specs(checks) or None,
         name=spec.state_id.replace(".", "_").lower(),
         partitions_def=world_seed_partitions,
         description=(
@@ -90,10 +150,17 @@ def state_asset(spec: StateSpec, extra_deps=()) -> dg.AssetsDefinition:
         .splitlines()[0],
     )
     def _state(context, engine: EngineResource):
-        yield from run_state(context, engine, spec)
+        yield from run_state(context, engine, spec, checks)
 
     return _state
 
 
-def segment_assets(segment: str, extra_deps=()) -> list[dg.AssetsDefinition]:
-    return [state_asset(s, extra_deps) for s in STATES if s.segment == segment]
+def segment_assets(segment: str, extra_deps=(), inline_checks=None) -> list[dg.AssetsDefinition]:
+    """One multi-asset per state; ``inline_checks`` (state id → checks) are evaluated inside
+    that state's own run instead of as separate check ops."""
+    inline = inline_checks or {}
+    return [
+        state_asset(s, extra_deps, inline.get(s.state_id, ()))
+        for s in STATES
+        if s.segment == segment
+    ]

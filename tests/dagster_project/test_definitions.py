@@ -44,6 +44,11 @@ def graph_snapshot() -> dict:
     }
 
 
+def inline_specs() -> list:
+    """Check specs declared on multi-assets (5B.S5 evaluates T1–T16, R1, R2, G1 inline)."""
+    return [s for a in materializable_assets() for s in a.check_specs]
+
+
 def test_definitions_validate_loadable():
     dg.Definitions.validate_loadable(defs)
 
@@ -59,7 +64,7 @@ def test_integrity_checks_block_and_realism_gates_do_not():
     from engine_core.registry import all_checks as engine_checks
 
     kinds = {c.check_id.replace(".", "_"): c.kind for c in engine_checks()}
-    specs = [s for c in all_checks() for s in c.check_specs]
+    specs = [s for c in all_checks() for s in c.check_specs] + inline_specs()
     for s in specs:
         assert s.blocking == (kinds.get(s.name, "integrity") == "integrity"), s.name
 
@@ -168,7 +173,9 @@ def test_failing_blocking_check_stops_downstream_assets(tmp_path):
 def test_every_segment_check_is_wired_as_an_asset_check():
     from engine_core.registry import all_checks as engine_checks
 
-    names = {c.name for c in all_checks() for c in c.check_specs}
+    names = {c.name for c in all_checks() for c in c.check_specs} | {
+        s.name for s in inline_specs()
+    }
     assert {c.check_id.replace(".", "_") for c in engine_checks()} <= names
 
 

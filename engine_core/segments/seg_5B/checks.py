@@ -186,8 +186,17 @@ def _trace(ctx, st: str) -> pl.DataFrame:
 def _expect_rows(rows: list[dict], family: str, state: str) -> list[dict]:
     """The ledger's convention: rows only for parts with streams; one zero row if none."""
     rows = [r for r in rows if r["streams"]]
-    return rows or [{"part_index": 0, "streams": 0, "events": 0, "draws": 0, "blocks": 0,
-                     "first": (0, 0, 0), "last": (0, 0, 0)}]  # fmt: skip
+    return rows or [
+        {
+            "part_index": 0,
+            "streams": 0,
+            "events": 0,
+            "draws": 0,
+            "blocks": 0,
+            "first": (0, 0, 0),
+            "last": (0, 0, 0),
+        }
+    ]
 
 
 def _cmp(trace: pl.DataFrame, want: list[dict]) -> list[str]:
@@ -215,28 +224,45 @@ def r1(ctx):
     words = 2 if ctx.manifest.policies["counts_5B"]["count_law_id"] == "nb2" else 1
     e2 = v["s2_expected_trace"]
     want2 = [
-        {"part_index": 0, **{k: e2[k] for k in ("streams", "events", "draws", "blocks")},
-         "first": e2.get("first", (0, 0, 0)),
-         "last": _last(e2["last_base"], e2["last_add"]) if "last_base" in e2 else (0, 0, 0)}
-    ]  # fmt: skip
+        {
+            "part_index": 0,
+            **{k: e2[k] for k in ("streams", "events", "draws", "blocks")},
+            "first": e2.get("first", (0, 0, 0)),
+            "last": _last(e2["last_base"], e2["last_add"]) if "last_base" in e2 else (0, 0, 0),
+        }
+    ]
     want3 = _expect_rows(
         [
-            {"part_index": p, "streams": n, "events": n, "draws": n * words, "blocks": n,
-             "first": f or (0, 0, 0), "last": last or (0, 0, 0)}
+            {
+                "part_index": p,
+                "streams": n,
+                "events": n,
+                "draws": n * words,
+                "blocks": n,
+                "first": f or (0, 0, 0),
+                "last": last or (0, 0, 0),
+            }
             for p, n, f, last in v["expected_trace_s3"]
         ],
         "5B.S3.bucket_count.v1",
         "S3",
-    )  # fmt: skip
+    )
     want4 = _expect_rows(
         [
-            {"part_index": p, "streams": n, "events": a, "draws": dr, "blocks": bl,
-             "first": f or (0, 0, 0), "last": _last(last[:3], last[3]) if last else (0, 0, 0)}
+            {
+                "part_index": p,
+                "streams": n,
+                "events": a,
+                "draws": dr,
+                "blocks": bl,
+                "first": f or (0, 0, 0),
+                "last": _last(last[:3], last[3]) if last else (0, 0, 0),
+            }
             for p, n, a, dr, bl, f, last in v["arrivals"]["trace_s4"]
         ],
         "5B.S4.arrival.v1",
         "S4",
-    )  # fmt: skip
+    )
     bad = {}
     for st, want in (("S2", want2), ("S3", want3), ("S4", want4)):
         try:
@@ -274,8 +300,17 @@ def r2(ctx):
 def g1(ctx):
     grp = pl.from_arrow(read_table(ctx, "s1_grouping_5B", ["group_id"], state=S))
     f = floors(ctx, grp)
-    return Outcome(not f["failing"], f, dict(zip(("G_min", "G_max_share", "median_min",
-                   "multi_min", "largest_max"), K.GROUPING_FLOORS[_profile(ctx)], strict=True)))  # fmt: skip
+    return Outcome(
+        not f["failing"],
+        f,
+        dict(
+            zip(
+                ("G_min", "G_max_share", "median_min", "multi_min", "largest_max"),
+                K.GROUPING_FLOORS[_profile(ctx)],
+                strict=True,
+            )
+        ),
+    )
 
 
 _DEF = (

@@ -154,17 +154,32 @@ def dense_pass(c: Context5, xi: np.ndarray) -> dict:
         w = (lr.reshape(b - a, h) * c.phys_share[a:b, None]).reshape(-1)
         flat = np.repeat(c.row_tz[a:b] * h, h) + np.tile(np.arange(h), b - a)
         exp_tb = np.bincount(flat, weights=w, minlength=c.z * h)
-        trace = (int(nz.shape[0]), (int(key[0]), int(hi[0]), int(lo[0])) if nz.size else None,
-                 (int(key[-1]), int(hi[-1]), int(lo[-1])) if nz.size else None)  # fmt: skip
+        trace = (
+            int(nz.shape[0]),
+            (int(key[0]), int(hi[0]), int(lo[0])) if nz.size else None,
+            (int(key[-1]), int(hi[-1]), int(lo[-1])) if nz.size else None,
+        )
         return {
-            "replay_lambda": replay_l, "replay_counts": replay_c,
-            "t9a": (int(m.sum()), float(z.sum()), float((z * z).sum())), "t9b": t9b,
-            "mass": (float(lt.sum()), float(lr.sum())), "arrivals": int(cnt.sum()),
-            "exp_tb": exp_tb, "trace": trace,
-        }  # fmt: skip
+            "replay_lambda": replay_l,
+            "replay_counts": replay_c,
+            "t9a": (int(m.sum()), float(z.sum()), float((z * z).sum())),
+            "t9b": t9b,
+            "mass": (float(lt.sum()), float(lr.sum())),
+            "arrivals": int(cnt.sum()),
+            "exp_tb": exp_tb,
+            "trace": trace,
+        }
 
-    out = {"replay_lambda": True, "replay_counts": True, "t9a": np.zeros(3), "t9b": np.zeros(2),
-           "mass": np.zeros(2), "arrivals": 0, "exp_tb": np.zeros(c.z * h), "trace_s3": []}  # fmt: skip
+    out = {
+        "replay_lambda": True,
+        "replay_counts": True,
+        "t9a": np.zeros(3),
+        "t9b": np.zeros(2),
+        "mass": np.zeros(2),
+        "arrivals": 0,
+        "exp_tb": np.zeros(c.z * h),
+        "trace_s3": [],
+    }
     for p, r in enumerate(ordered_map(work, range(n_parts(d)) if d else [], ctx.workers)):
         out["replay_lambda"] &= r["replay_lambda"]
         out["replay_counts"] &= r["replay_counts"]
@@ -238,12 +253,14 @@ def arrival_pass(c: Context5) -> dict:
         dom = pp.row_dom[rep]
         start = c.hz.start * US + pp.row_bucket[rep] * bucket_us
         checks4 = {
-            "keys": np.array_equal(mer, r.keys.merchant[dom]) and np.array_equal(tz, r.keys.tz[dom])
-            and np.array_equal(ch, r.keys.ch[dom]) and np.array_equal(bucket, pp.row_bucket[rep]),
+            "keys": np.array_equal(mer, r.keys.merchant[dom])
+            and np.array_equal(tz, r.keys.tz[dom])
+            and np.array_equal(ch, r.keys.ch[dom])
+            and np.array_equal(bucket, pp.row_bucket[rep]),
             "ts_in_bucket": bool(np.all((ts >= start) & (ts < start + bucket_us))),
             "seq_contiguous": np.array_equal(seq, pp.row_seq[rep] + pos),
             "order": bool(np.all((ts[1:] >= ts[:-1]) | (rep[1:] != rep[:-1]))) if n > 1 else True,
-        }  # fmt: skip
+        }
         res["t4"] += [f"part {pp.index}: {k}" for k, v in checks4.items() if not v]
         # T1/T2 civil time, recomputed with the cache's own vectorised searchsorted
         secs = np.floor_divide(ts, US)
@@ -286,9 +303,14 @@ def arrival_pass(c: Context5) -> dict:
         tz_s = codes_of("tzid_settlement").astype(np.int64)
         w_ok = c.sites["p_weight_in_tz"].fill_null(0.0).to_numpy()[cs] > 0
         phys_ok = (
-            found & w_ok & (c.site_tz_w[cs] == tz[ph]) & (c.site_tz_s[cs] == tz[ph])
-            & (tz_p[ph] == tz[ph]) & (tz_o[ph] == tz[ph]) & (tz_s[ph] == tz[ph])
-        )  # fmt: skip
+            found
+            & w_ok
+            & (c.site_tz_w[cs] == tz[ph])
+            & (c.site_tz_s[cs] == tz[ph])
+            & (tz_p[ph] == tz[ph])
+            & (tz_o[ph] == tz[ph])
+            & (tz_s[ph] == tz[ph])
+        )
         vj = pl.DataFrame({"merchant_id": mer[virt], "edge_id": eid[virt].astype(np.uint64)}).join(
             edge_key, on=["merchant_id", "edge_id"], how="left", maintain_order="left"
         )["cell"]
@@ -331,17 +353,35 @@ def arrival_pass(c: Context5) -> dict:
         )
         h_rows = (mode[off] == 1) if cnt.size else np.zeros(0, bool)
         res["trace_s4"] = (
-            pp.index, int(cnt.size), int(cnt.sum()), int((2 * cnt + cnt * h_rows).sum()),
+            pp.index,
+            int(cnt.size),
+            int(cnt.sum()),
+            int((2 * cnt + cnt * h_rows).sum()),
             int((cnt + cnt * h_rows).sum()),
             (int(key[0]), int(hi[0]), int(lo[0])) if cnt.size else None,
-            (int(key[1]), int(hi[1]), int(lo[1]), int(cnt[-1] * (2 if h_rows[-1] else 1) - 1)) if cnt.size else None,
-        )  # fmt: skip
+            (int(key[1]), int(hi[1]), int(lo[1]), int(cnt[-1] * (2 if h_rows[-1] else 1) - 1))
+            if cnt.size
+            else None,
+        )
         return res
 
-    agg = {"rows": 0, "t4": [], "t12": [], "t1": 0, "t2": 0, "tz_counts": np.zeros(c.z, np.int64),
-           "virtual": 0, "t16": np.zeros(4), "t5": [0, 0, 0, True], "site_cells": np.zeros(n_sites, np.int64),
-           "edge_cells": np.zeros(n_edges, np.int64), "obs_hours": np.zeros(c.z * c.L, np.int64),
-           "r2": [0, 0, 0], "trace_s4": [], "parts": 0}  # fmt: skip
+    agg = {
+        "rows": 0,
+        "t4": [],
+        "t12": [],
+        "t1": 0,
+        "t2": 0,
+        "tz_counts": np.zeros(c.z, np.int64),
+        "virtual": 0,
+        "t16": np.zeros(4),
+        "t5": [0, 0, 0, True],
+        "site_cells": np.zeros(n_sites, np.int64),
+        "edge_cells": np.zeros(n_edges, np.int64),
+        "obs_hours": np.zeros(c.z * c.L, np.int64),
+        "r2": [0, 0, 0],
+        "trace_s4": [],
+        "parts": 0,
+    }
     for res in ordered_map(work, plan(ctx, r, STATE), ctx.workers):
         agg["parts"] += 1
         if "missing_part" in res:
@@ -476,15 +516,25 @@ def measure(ctx: RunContext) -> Measures:
         and np.array_equal(lat["latent_factor"].to_numpy(), xi.reshape(-1))
         and np.array_equal(lat["clipped"].to_numpy(), clipped.reshape(-1))
     )
-    v["t13"] = (float(lat["latent_factor"].mean()) if lat.height else 1.0,
-                float(lat["clipped"].mean()) if lat.height else 0.0)  # fmt: skip
+    v["t13"] = (
+        float(lat["latent_factor"].mean()) if lat.height else 1.0,
+        float(lat["clipped"].mean()) if lat.height else 0.0,
+    )
     g = c.s2.groups.height
     h = c.hz.h
     v["s2_expected_trace"] = (
-        {"streams": g, "events": g, "draws": 2 * g * h, "blocks": g * h,
-         "first": (int(key[0]), int(hi[0]), int(lo[0])), "last_base": (int(key[-1]), int(hi[-1]), int(lo[-1])), "last_add": h - 1}
-        if model != 2 and g else {"streams": 0, "events": 0, "draws": 0, "blocks": 0}
-    )  # fmt: skip
+        {
+            "streams": g,
+            "events": g,
+            "draws": 2 * g * h,
+            "blocks": g * h,
+            "first": (int(key[0]), int(hi[0]), int(lo[0])),
+            "last_base": (int(key[-1]), int(hi[-1]), int(lo[-1])),
+            "last_add": h - 1,
+        }
+        if model != 2 and g
+        else {"streams": 0, "events": 0, "draws": 0, "blocks": 0}
+    )
     dense = dense_pass(c, xi)
     v["dense"] = dense
     v["arrivals"] = arrival_pass(c)
@@ -514,9 +564,12 @@ def measure(ctx: RunContext) -> Measures:
     tzc = v["arrivals"]["tz_counts"]
     top = np.argsort(-tzc, kind="stable")[:10]
     m.evidence["tz_concentration"] = pa.table(
-        {"tzid": [c.router.tz_vocab[i] for i in top.tolist()], "arrivals": pa.array(tzc[top], pa.int64()),
-         "share": tzc[top] / max(tzc.sum(), 1)}
-    )  # fmt: skip
+        {
+            "tzid": [c.router.tz_vocab[i] for i in top.tolist()],
+            "arrivals": pa.array(tzc[top], pa.int64()),
+            "share": tzc[top] / max(tzc.sum(), 1),
+        }
+    )
     # T15 cells: site (merchant, tzid) cells and edge (merchant) cells
     sc = v["arrivals"]["site_cells"].astype(np.float64)
     sites = c.sites.with_columns(pl.Series("obs", sc))
@@ -525,12 +578,28 @@ def measure(ctx: RunContext) -> Measures:
     edges = c.edges.with_columns(pl.Series("obs", ec)).with_columns(
         pl.col("obs").sum().over("merchant_id").alias("n")
     )
-    cells = pl.concat([
-        sites.select(pl.lit("site").alias("kind"), "merchant_id", pl.col("site_id").alias("entity_id"),
-                     pl.col("p_weight_in_tz").fill_null(0.0).alias("p"), "obs", "n"),
-        edges.select(pl.lit("edge").alias("kind"), "merchant_id", pl.col("edge_id").alias("entity_id"),
-                     pl.col("edge_weight").alias("p"), "obs", "n"),
-    ]).with_columns((pl.col("n") * pl.col("p")).alias("np_"), (pl.col("n") * (1 - pl.col("p"))).alias("nq"))  # fmt: skip
+    cells = pl.concat(
+        [
+            sites.select(
+                pl.lit("site").alias("kind"),
+                "merchant_id",
+                pl.col("site_id").alias("entity_id"),
+                pl.col("p_weight_in_tz").fill_null(0.0).alias("p"),
+                "obs",
+                "n",
+            ),
+            edges.select(
+                pl.lit("edge").alias("kind"),
+                "merchant_id",
+                pl.col("edge_id").alias("entity_id"),
+                pl.col("edge_weight").alias("p"),
+                "obs",
+                "n",
+            ),
+        ]
+    ).with_columns(
+        (pl.col("n") * pl.col("p")).alias("np_"), (pl.col("n") * (1 - pl.col("p"))).alias("nq")
+    )
     cells = cells.filter(
         (pl.col("np_") >= K.T15_MIN_CELL) & (pl.col("nq") >= K.T15_MIN_CELL)
     ).with_columns(
