@@ -52,14 +52,21 @@ def stability_panel_5B(context, engine: EngineResource):
     from dagster_project.checks.factory import _meta
 
     yield dg.MaterializeResult(
-        metadata={"rows": len(res.metadata["panel"]), "panel": dg.MetadataValue.json(res.metadata["panel"])}
+        metadata={
+            "rows": len(res.metadata["panel"]),
+            "panel": dg.MetadataValue.json(res.metadata["panel"]),
+        }
     )
     yield dg.AssetCheckResult(
         check_name="5B_S5_T10",
         passed=row["status"] == "PASS",
         severity=dg.AssetCheckSeverity.ERROR if row["enforced"] else dg.AssetCheckSeverity.WARN,
-        metadata={"measured": _meta(row["measured"]), "threshold": _meta(row["threshold"]),
-                  "status": row["status"], "enforced": row["enforced"]},
+        metadata={
+            "measured": _meta(row["measured"]),
+            "threshold": _meta(row["threshold"]),
+            "status": row["status"],
+            "enforced": row["enforced"],
+        },
     )
 
 

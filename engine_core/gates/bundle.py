@@ -46,10 +46,11 @@ def build_bundle(
     seed: int | None,
     state: str,
     evidence: dict[str, bytes] | None = None,
-) -> tuple[str, str | None]:
+) -> tuple[str, str | None, str]:
     """Publish the bundle. ``files`` are ``(relpath to data_root, sha256)``; ``checks`` are
     report rows. Returns ``(status, bundle digest or None)``; on FAIL the report is published
-    without a flag and ``VALIDATION_FAILED`` is raised (the report is the evidence)."""
+    without a flag and ``VALIDATION_FAILED`` is raised (the report is the evidence). The third
+    value is the publish status ("published" or "reused" for an identical rerun)."""
     data_root = Path(data_root)
     bundle_rel = Path(bundle_dir).relative_to(data_root).as_posix()
     checks = sorted(checks, key=lambda c: c["check_id"])
@@ -93,10 +94,10 @@ def build_bundle(
     if status == "PASS":
         digest = bundle_digest(entries)
         (staged / FLAG).write_bytes(json_bytes({"bundle_digest_sha256": digest}))
-    publish_dir(staged, Path(bundle_dir), state=state)
+    published = publish_dir(staged, Path(bundle_dir), state=state)
     if failed:
         raise EngineError("VALIDATION_FAILED", state, f"failed checks: {', '.join(failed)}")
-    return status, digest
+    return status, digest, published
 
 
 def _load_json(path: Path, state: str, code: str):

@@ -221,7 +221,7 @@ def run_validation(
     extra = evidence(rows) if evidence else None
     bundle = dataset_path(ctx, f"validation_bundle_{segment}")
     try:
-        status, digest = build_bundle(
+        status, digest, published = build_bundle(
             ctx.dictionary,
             segment=segment,
             bundle_dir=bundle,
@@ -241,7 +241,7 @@ def run_validation(
     res = PublishResult(
         f"validation_bundle_{segment}",
         bundle,
-        "published",
+        published,
         len(rows),
         [((bundle / r).relative_to(ctx.data_root).as_posix(), d) for r, d in tree_listing(bundle)],
     )

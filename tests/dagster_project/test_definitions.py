@@ -173,9 +173,7 @@ def test_failing_blocking_check_stops_downstream_assets(tmp_path):
 def test_every_segment_check_is_wired_as_an_asset_check():
     from engine_core.registry import all_checks as engine_checks
 
-    names = {c.name for c in all_checks() for c in c.check_specs} | {
-        s.name for s in inline_specs()
-    }
+    names = {c.name for c in all_checks() for c in c.check_specs} | {s.name for s in inline_specs()}
     assert {c.check_id.replace(".", "_") for c in engine_checks()} <= names
 
 

@@ -54,11 +54,10 @@ ENCODING = {
 
 def check_contract(ctx: RunContext, doc: dict, state: str = STATE) -> str:
     """The routing contract must state exactly the §4.3 law (3B.S4 writes it from the same
-    template); any difference is ``ROUTING_CONTRACT_MISMATCH``."""
+    template); any difference is ``ROUTING_CONTRACT_MISMATCH``. Its hashes are bound to the data
+    by 3B's HashGate (verified at S0), so only the law fields are compared here."""
     want = routing_policy(ctx, doc.get("edge_universe_hash", ""))
     diff = [f for f in LAW_FIELDS if doc.get(f) != want[f]]
-    if doc.get("routing_universe_hash") != want["routing_universe_hash"]:
-        diff.append("routing_universe_hash")
     if diff:
         raise EngineError(
             "ROUTING_CONTRACT_MISMATCH",

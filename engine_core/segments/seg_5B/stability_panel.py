@@ -25,7 +25,9 @@ def panel_rows(ctx: RunContext) -> list[dict]:
         bundle = dataset_path(c, "validation_bundle_5B")
         if not bundle.exists():
             raise EngineError(
-                "INPUT_MISSING", STATE, f"seed {seed}: no 5B bundle at {bundle} (run the seed first)"
+                "INPUT_MISSING",
+                STATE,
+                f"seed {seed}: no 5B bundle at {bundle} (run the seed first)",
             )
         digest = verify_bundle(bundle, ctx.data_root, state=STATE, code="UPSTREAM_GATE_FAILED")
         report = json.loads((bundle / "validation_report_5B.json").read_bytes())
@@ -52,8 +54,12 @@ def run(ctx: RunContext) -> StateResult:
         "rows": rows,
     }
     res = write_json_dataset(
-        ctx.dictionary, "stability_panel_5B", ctx.data_root, keys_for(ctx, "stability_panel_5B"),
-        doc, state=STATE,
+        ctx.dictionary,
+        "stability_panel_5B",
+        ctx.data_root,
+        keys_for(ctx, "stability_panel_5B"),
+        doc,
+        state=STATE,
     )
     return StateResult(STATE, [res], rows=len(rows), metadata={"panel": rows})
 
@@ -70,7 +76,12 @@ def t10(ctx: RunContext) -> Outcome:
     lim, pp = K.T10[ctx.manifest.profile_id]
     return Outcome(
         spread <= lim and r6 <= pp and r7 <= pp,
-        {"arrivals_spread": spread, "t6_range_pp": r6, "t7_range_pp": r7, "seeds": list(K.T10_SEEDS)},
+        {
+            "arrivals_spread": spread,
+            "t6_range_pp": r6,
+            "t7_range_pp": r7,
+            "seeds": list(K.T10_SEEDS),
+        },
         {"arrivals_spread_max": lim, "range_max_pp": pp},
     )
 

@@ -64,7 +64,7 @@ def make_world(root):
             "enforced": False,
         },
     ]
-    status, digest = build_bundle(
+    status, digest, _ = build_bundle(
         d,
         segment="1A",
         bundle_dir=bundle,
