@@ -31,6 +31,7 @@ ui: setup
 bench: setup
 	$(UV) run --frozen python bench/rng.py
 	$(UV) run --frozen python bench/world.py
+	$(UV) run --frozen python bench/layer2.py --profiles small reference
 
 lint: setup
 	$(UV) run --frozen ruff check .

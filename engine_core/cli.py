@@ -26,6 +26,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--data-root", type=Path, default=None)
     r.add_argument("--until", default=None, help="SEG or SEG.STATE to stop after")
     r.add_argument("--workers", type=int, default=None)
+    r.add_argument(
+        "--only", action="store_true", help="run just the --until SEG.STATE (inputs published)"
+    )
     r.add_argument("--no-progress", action="store_true")
     v = sub.add_parser("verify", help="re-verify every validation bundle and HashGate")
     v.add_argument("--data-root", type=Path, default=None)
@@ -90,6 +93,7 @@ def cmd_run(args) -> int:
         scenario=args.scenario,
         workers=args.workers,
         progress=not args.no_progress and sys.stderr.isatty(),
+        only=args.only,
     )
     from engine_core.tools import print_run_table
 

@@ -21,6 +21,7 @@ def run_world(
     scenario: str | None = None,
     workers: int | None = None,
     progress: bool = False,
+    only: bool = False,
 ) -> list[dict]:
     """Run states; returns one row per executed state: state, scenario, rows, seconds."""
     dictionary = load_dictionary()
@@ -31,6 +32,10 @@ def run_world(
         )
     scenarios = [scenario] if scenario else list(manifest.scenarios)
     states = select_until(until)
+    if only:  # just the named state (its inputs must already be published)
+        states = [s for s in states if s.state_id == until]
+        if not states:
+            raise EngineError("USAGE", detail=f"--only needs --until SEG.STATE, got {until}")
     bar = _progress() if progress else None
     rows = []
     done: set[str] = set()

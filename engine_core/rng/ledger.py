@@ -183,8 +183,9 @@ class RngLedger:
         """Per family: events, draws, blocks (what accounting checks compare)."""
         out: dict[str, dict[str, int]] = {}
         for (_, fam), r in sorted(self.rows.items()):
-            t = out.setdefault(fam, {"streams": 0, "events": 0, "draws": 0, "blocks": 0})
-            t["streams"] += r.streams
+            t = out.setdefault(fam, {"events": 0, "draws": 0, "blocks": 0})
+            if self.law_versions is not None:  # layer-2 traces count streams too
+                t["streams"] = t.get("streams", 0) + r.streams
             t["events"] += r.events
             t["draws"] += r.draws
             t["blocks"] += r.blocks

@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 
 from engine_core.context import RunContext
 from engine_core.kernels.civil import civil_segments
+from engine_core.kernels.lookup import PairIndex
 from engine_core.parallel import ordered_map
 from engine_core.segments.common import dataset_path, read_table
 from engine_core.segments.seg_5A.s2_shapes import conventions
@@ -211,8 +212,8 @@ def arrival_pass(c: Context5) -> dict:
     ctx, r = c.ctx, c.router
     files = sorted(dataset_path(ctx, "arrival_events_5B").glob("part-*.parquet"))
     n_sites, n_edges = c.sites.height, c.edges.height
-    site_key = c.sites.select("merchant_id", "site_id", "cell")
-    edge_key = c.edges.select("merchant_id", "edge_id", "cell")
+    site_key = PairIndex(c.sites["merchant_id"].to_numpy(), c.sites["site_id"].to_numpy())
+    edge_key = PairIndex(c.edges["merchant_id"].to_numpy(), c.edges["edge_id"].to_numpy())
     bucket_us = c.hz.bucket * US
 
     def work(pp):
@@ -262,12 +263,21 @@ def arrival_pass(c: Context5) -> dict:
             "order": bool(np.all((ts[1:] >= ts[:-1]) | (rep[1:] != rep[:-1]))) if n > 1 else True,
         }
         res["t4"] += [f"part {pp.index}: {k}" for k, v in checks4.items() if not v]
-        # T1/T2 civil time, recomputed with the cache's own vectorised searchsorted
+        # T1/T2 civil time, recomputed with the cache's own vectorised searchsorted; a column
+        # equal to the primary one (same tzid, same wall clock) has the primary's error
         secs = np.floor_divide(ts, US)
+        tz_p0 = codes_of("tzid_primary").astype(np.int64)
+        loc_p0 = t.column("ts_local_primary").cast(pa.int64()).to_numpy()
+        err_p = (loc_p0 - ts) - US * c.cache.offset_at(tz_p0, secs).astype(np.int64)
         for x in ("primary", "operational", "settlement"):
-            tzx = codes_of(f"tzid_{x}").astype(np.int64)
-            loc = t.column(f"ts_local_{x}").cast(pa.int64()).to_numpy()
-            err = (loc - ts) - US * c.cache.offset_at(tzx, secs).astype(np.int64)
+            if x == "primary":
+                err = err_p
+            else:
+                tzx = codes_of(f"tzid_{x}").astype(np.int64)
+                loc = t.column(f"ts_local_{x}").cast(pa.int64()).to_numpy()
+                err = err_p.copy()
+                d = np.flatnonzero((tzx != tz_p0) | (loc != loc_p0))
+                err[d] = (loc[d] - ts[d]) - US * c.cache.offset_at(tzx[d], secs[d]).astype(np.int64)
             res["t1"] += int(np.count_nonzero(err))
             res["t2"] += int(np.count_nonzero(np.abs(err) == 3600 * US))
         tz_p = codes_of("tzid_primary").astype(np.int64)
@@ -293,10 +303,7 @@ def arrival_pass(c: Context5) -> dict:
         # nulls → 0 before numpy (a nullable uint64 would otherwise become float64)
         sid = pc.fill_null(t.column("site_id"), 0).to_numpy()
         eid = pc.fill_null(t.column("edge_id"), 0).to_numpy()
-        pj = pl.DataFrame({"merchant_id": mer[ph], "site_id": sid[ph].astype(np.uint64)}).join(
-            site_key, on=["merchant_id", "site_id"], how="left", maintain_order="left"
-        )["cell"]
-        cell = pj.fill_null(-1).to_numpy().astype(np.int64)
+        cell = site_key.find(mer[ph], sid[ph])
         found = cell >= 0
         cs = np.where(found, cell, 0)
         tz_o = codes_of("tzid_operational").astype(np.int64)
@@ -311,10 +318,7 @@ def arrival_pass(c: Context5) -> dict:
             & (tz_o[ph] == tz[ph])
             & (tz_s[ph] == tz[ph])
         )
-        vj = pl.DataFrame({"merchant_id": mer[virt], "edge_id": eid[virt].astype(np.uint64)}).join(
-            edge_key, on=["merchant_id", "edge_id"], how="left", maintain_order="left"
-        )["cell"]
-        vcell = vj.fill_null(-1).to_numpy().astype(np.int64)
+        vcell = edge_key.find(mer[virt], eid[virt])
         vfound = vcell >= 0
         vc = np.where(vfound, vcell, 0)
         settle = r.m_settle_tz[r.row_merchant[dom[virt]]]
