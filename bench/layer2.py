@@ -33,7 +33,8 @@ import json, resource, sys
 from engine_core.runner import run_world
 rows = run_world(profile=sys.argv[1], seed=42, data_root=sys.argv[2], until=sys.argv[3],
                  scenario="baseline", only=sys.argv[4] == "only")
-print(json.dumps({"rows": rows, "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"rows": rows, "peak_mib": peak}))
 """
 
 

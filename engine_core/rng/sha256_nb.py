@@ -34,36 +34,37 @@ _K = np.array(
 _H0 = np.array(
     [0x6A09E667, 0xBB67AE85, 0x3C6EF372, 0xA54FF53A, 0x510E527F, 0x9B05688C, 0x1F83D9AB,
      0x5BE0CD19],
-    dtype=np.uint64,
+    dtype=np.uint32,
 )  # fmt: skip
 MAX_SUFFIX = 180  # bytes of one row's suffix (UER(key) of the longest key law is < 100)
 
 
-_M = np.uint64(0xFFFFFFFF)
+_K32 = _K.astype(np.uint32)
 
 
 @njit(nogil=True, cache=True, inline="always")
 def _rotr(x, n):
-    # numba promotes integer arithmetic to 64 bits: work in uint64 and mask to 32
-    return ((x >> np.uint64(n)) | (x << np.uint64(32 - n))) & _M
+    # explicit uint32 casts: numba widens integer arithmetic, LLVM narrows it back to i32 ops
+    return np.uint32((x >> np.uint32(n)) | (x << np.uint32(32 - n)))
 
 
 @njit(nogil=True, cache=True)
 def _compress(state, buf, off, w):
+    """One SHA-256 compression of ``buf[off:off+64]`` into ``state`` (uint32[8])."""
     for i in range(16):
         p = off + 4 * i
-        w[i] = (
-            (np.uint64(buf[p]) << np.uint64(24))
-            | (np.uint64(buf[p + 1]) << np.uint64(16))
-            | (np.uint64(buf[p + 2]) << np.uint64(8))
-            | np.uint64(buf[p + 3])
+        w[i] = np.uint32(
+            (np.uint32(buf[p]) << np.uint32(24))
+            | (np.uint32(buf[p + 1]) << np.uint32(16))
+            | (np.uint32(buf[p + 2]) << np.uint32(8))
+            | np.uint32(buf[p + 3])
         )
     for i in range(16, 64):
         x = w[i - 15]
         y = w[i - 2]
-        s0 = _rotr(x, 7) ^ _rotr(x, 18) ^ (x >> np.uint64(3))
-        s1 = _rotr(y, 17) ^ _rotr(y, 19) ^ (y >> np.uint64(10))
-        w[i] = (w[i - 16] + s0 + w[i - 7] + s1) & _M
+        s0 = _rotr(x, 7) ^ _rotr(x, 18) ^ np.uint32(x >> np.uint32(3))
+        s1 = _rotr(y, 17) ^ _rotr(y, 19) ^ np.uint32(y >> np.uint32(10))
+        w[i] = np.uint32(w[i - 16] + s0 + w[i - 7] + s1)
     a = state[0]
     b = state[1]
     c = state[2]
@@ -74,27 +75,27 @@ def _compress(state, buf, off, w):
     h = state[7]
     for i in range(64):
         s1 = _rotr(e, 6) ^ _rotr(e, 11) ^ _rotr(e, 25)
-        ch = (e & f) ^ ((e ^ _M) & g)
-        t1 = (h + s1 + ch + _K[i] + w[i]) & _M
+        ch = np.uint32((e & f) ^ (~e & g))
+        t1 = np.uint32(h + s1 + ch + _K32[i] + w[i])
         s0 = _rotr(a, 2) ^ _rotr(a, 13) ^ _rotr(a, 22)
-        maj = (a & b) ^ (a & c) ^ (b & c)
-        t2 = (s0 + maj) & _M
+        maj = np.uint32((a & b) ^ (a & c) ^ (b & c))
+        t2 = np.uint32(s0 + maj)
         h = g
         g = f
         f = e
-        e = (d + t1) & _M
+        e = np.uint32(d + t1)
         d = c
         c = b
         b = a
-        a = (t1 + t2) & _M
-    state[0] = (state[0] + a) & _M
-    state[1] = (state[1] + b) & _M
-    state[2] = (state[2] + c) & _M
-    state[3] = (state[3] + d) & _M
-    state[4] = (state[4] + e) & _M
-    state[5] = (state[5] + f) & _M
-    state[6] = (state[6] + g) & _M
-    state[7] = (state[7] + h) & _M
+        a = np.uint32(t1 + t2)
+    state[0] = np.uint32(state[0] + a)
+    state[1] = np.uint32(state[1] + b)
+    state[2] = np.uint32(state[2] + c)
+    state[3] = np.uint32(state[3] + d)
+    state[4] = np.uint32(state[4] + e)
+    state[5] = np.uint32(state[5] + f)
+    state[6] = np.uint32(state[6] + g)
+    state[7] = np.uint32(state[7] + h)
 
 
 @njit(nogil=True, cache=True)
@@ -131,8 +132,8 @@ def derive_suffixes_nb(mid, tail, prefix_len, suf, suf_off, out_key, out_hi, out
     """Stream words (A§4: key, ctr_hi, ctr_lo) of prefix ‖ suffix for every suffix
     ``suf[suf_off[i]:suf_off[i+1]]``."""
     buf = np.empty(64 + MAX_SUFFIX + 72, dtype=np.uint8)
-    state = np.empty(8, dtype=np.uint64)
-    w = np.empty(64, dtype=np.uint64)
+    state = np.empty(8, dtype=np.uint32)
+    w = np.empty(64, dtype=np.uint32)
     for r in range(suf_off.shape[0] - 1):
         _finish(mid, tail, prefix_len, suf, suf_off[r], suf_off[r + 1], buf, state, w)
         _words3(state, out_key, out_hi, out_lo, r)
@@ -144,15 +145,20 @@ def derive_bucket_keys_nb(
 ):
     """Streams of ``UER("{domain prefix}{bucket_index}")`` per row: ``dom`` holds each domain
     row's ``"{merchant_id}|{tzid}|{channel_group}|"`` bytes, the decimal index is appended
-    here (layer2 §3.0 key law)."""
-    buf = np.empty(64 + MAX_SUFFIX + 72, dtype=np.uint8)
-    suf = np.empty(MAX_SUFFIX, dtype=np.uint8)
+    here (layer2 §3.0 key law). Rows of one domain row are consecutive, so the padded message
+    is rebuilt only when the domain row or the digit count changes; otherwise only the digits
+    are rewritten before the one or two compressions."""
+    buf = np.zeros(64 + MAX_SUFFIX + 72, dtype=np.uint8)
     digits = np.empty(12, dtype=np.uint8)
-    state = np.empty(8, dtype=np.uint64)
-    w = np.empty(64, dtype=np.uint64)
+    state = np.empty(8, dtype=np.uint32)
+    pre = np.empty(8, dtype=np.uint32)  # state after the blocks that end before the digits
+    w = np.empty(64, dtype=np.uint32)
+    nt = tail.shape[0]
+    for i in range(nt):
+        buf[i] = tail[i]
+    prev_d, prev_nd, total, dpos, first = -1, -1, 0, 0, 0
     for r in range(row_dom.shape[0]):
         d = row_dom[r]
-        a, b = dom_off[d], dom_off[d + 1]
         v = np.int64(row_bucket[r])
         nd = 0
         while True:
@@ -161,16 +167,38 @@ def derive_bucket_keys_nb(
             nd += 1
             if v == 0:
                 break
-        klen = (b - a) + nd
-        suf[0] = np.uint8((klen >> 24) & 0xFF)
-        suf[1] = np.uint8((klen >> 16) & 0xFF)
-        suf[2] = np.uint8((klen >> 8) & 0xFF)
-        suf[3] = np.uint8(klen & 0xFF)
-        for i in range(b - a):
-            suf[4 + i] = dom[a + i]
+        if d != prev_d or nd != prev_nd:
+            a, b = dom_off[d], dom_off[d + 1]
+            klen = (b - a) + nd
+            p = nt
+            buf[p] = np.uint8((klen >> 24) & 0xFF)
+            buf[p + 1] = np.uint8((klen >> 16) & 0xFF)
+            buf[p + 2] = np.uint8((klen >> 8) & 0xFF)
+            buf[p + 3] = np.uint8(klen & 0xFF)
+            p += 4
+            for i in range(b - a):
+                buf[p + i] = dom[a + i]
+            dpos = p + (b - a)
+            n = dpos + nd
+            buf[n] = 0x80
+            total = ((n + 1 + 8 + 63) // 64) * 64
+            for i in range(n + 1, total - 8):
+                buf[i] = 0
+            bits = np.uint64(prefix_len + 4 + klen) * np.uint64(8)
+            for i in range(8):
+                buf[total - 1 - i] = np.uint8((bits >> np.uint64(8 * i)) & np.uint64(0xFF))
+            for i in range(8):
+                pre[i] = mid[i]
+            first = (dpos // 64) * 64
+            for off in range(0, first, 64):
+                _compress(pre, buf, off, w)
+            prev_d, prev_nd = d, nd
         for i in range(nd):
-            suf[4 + (b - a) + i] = digits[nd - 1 - i]
-        _finish(mid, tail, prefix_len, suf, 0, 4 + klen, buf, state, w)
+            buf[dpos + i] = digits[nd - 1 - i]
+        for i in range(8):
+            state[i] = pre[i]
+        for off in range(first, total, 64):
+            _compress(state, buf, off, w)
         _words3(state, out_key, out_hi, out_lo, r)
 
 
@@ -178,8 +206,8 @@ def derive_bucket_keys_nb(
 def sha256_slices_nb(data, offsets, lengths, out):
     """Full SHA-256 of each ``data[offsets[i]:offsets[i]+lengths[i]]`` into ``out[i, 0:32]``
     (alias table verification; no midstate)."""
-    w = np.empty(64, dtype=np.uint64)
-    state = np.empty(8, dtype=np.uint64)
+    w = np.empty(64, dtype=np.uint32)
+    state = np.empty(8, dtype=np.uint32)
     last = np.empty(128, dtype=np.uint8)
     for r in range(offsets.shape[0]):
         o, n = offsets[r], lengths[r]
@@ -202,7 +230,7 @@ def sha256_slices_nb(data, offsets, lengths, out):
             _compress(state, last, off, w)
         for i in range(8):
             for j in range(4):
-                out[r, 4 * i + j] = np.uint8((state[i] >> np.uint64(24 - 8 * j)) & np.uint64(0xFF))
+                out[r, 4 * i + j] = np.uint8((state[i] >> np.uint32(24 - 8 * j)) & np.uint32(0xFF))
 
 
 # --- Python side -----------------------------------------------------------------------------
@@ -232,7 +260,7 @@ def _pure_compress(state: list[int], block: bytes) -> list[int]:
 class Midstate:
     """The compressed full blocks of a message prefix, its tail and total length."""
 
-    mid: np.ndarray  # uint64[8] holding 32-bit words
+    mid: np.ndarray  # uint32[8]
     tail: np.ndarray  # uint8[< 64]
     prefix_len: int
 
@@ -243,7 +271,7 @@ def midstate(prefix: bytes) -> Midstate:
     for k in range(full):
         state = _pure_compress(state, prefix[64 * k : 64 * k + 64])
     return Midstate(
-        np.array(state, dtype=np.uint64),
+        np.array(state, dtype=np.uint32),
         np.frombuffer(prefix[64 * full :], dtype=np.uint8).copy(),
         len(prefix),
     )
