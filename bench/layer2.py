@@ -25,8 +25,18 @@ from rich.table import Table
 
 STATES = ("5B.S0", "5B.S1", "5B.S2", "5B.S3", "5B.S4", "5B.S5")
 # layer2 §6.2 targets at reference (seconds); S0 + S1 share one budget
-TARGETS = {"reference": {"5B.S0+S1": 5, "5B.S2": 10, "5B.S3": 12, "5B.S4": 60, "5B.S5": 30,
-                         "whole 5B": 120}, "small": {"whole 5B": 15}, "tiny": {"whole 5B": 3}}  # fmt: skip
+TARGETS = {
+    "reference": {
+        "5B.S0+S1": 5,
+        "5B.S2": 10,
+        "5B.S3": 12,
+        "5B.S4": 60,
+        "5B.S5": 30,
+        "whole 5B": 120,
+    },
+    "small": {"whole 5B": 15},
+    "tiny": {"whole 5B": 3},
+}
 RSS_TARGET_MIB = 3 * 1024
 CHILD = """
 import json, resource, sys
