@@ -52,14 +52,19 @@ def _fsync_tree(root: Path) -> None:
 
 
 def tree_listing(root: Path) -> list[tuple[str, str]]:
-    """``[(relative posix path, sha256)]`` of every file below ``root``, sorted by path."""
+    """``[(relative posix path, sha256)]`` of every file below ``root``, sorted by path.
+    Files are hashed on a few threads (hashlib releases the GIL); the result is sorted, so it
+    does not depend on scheduling."""
+    from concurrent.futures import ThreadPoolExecutor
+
     root = Path(root)
-    out = []
-    for dirpath, _, files in os.walk(root):
-        for f in files:
-            p = Path(dirpath) / f
-            out.append((p.relative_to(root).as_posix(), file_sha256(p)))
-    return sorted(out)
+    paths = [Path(d) / f for d, _, files in os.walk(root) for f in files]
+    if len(paths) > 1:
+        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+            digests = list(pool.map(file_sha256, paths))
+    else:
+        digests = [file_sha256(p) for p in paths]
+    return sorted((p.relative_to(root).as_posix(), d) for p, d in zip(paths, digests, strict=True))
 
 
 def _conflict(final: Path, state: str, why: str) -> EngineError:

@@ -81,7 +81,7 @@ def test_partition_keys_round_trip_and_reject_bad_keys():
             parse_partition(dg.MultiPartitionKey(bad))
 
 
-def test_materialise_tiny_partition_with_checks(tmp_path):
+def test_materialise_tiny_partition_with_checks(tmp_path, monkeypatch):
     instance = dg.DagsterInstance.ephemeral()
     m = register_world(instance, "tiny", tmp_path, [42])
     engine = EngineResource(data_root=str(tmp_path), profiles=["tiny"])
@@ -99,6 +99,33 @@ def test_materialise_tiny_partition_with_checks(tmp_path):
     mats = result.asset_materializations_for_node("engine_manifest")
     assert mats[0].metadata["manifest_fingerprint"].value == m.mf
     assert (tmp_path / "manifests" / f"{m.mf}.json").is_file()
+    # 1A → 5B: the arrivals exist and 5B.S5's gates were reported as asset checks
+    names = {e.check_name for e in evals}
+    assert {"5B_S5_T1", "5B_S5_T4", "5B_S5_R1", "5B_S5_R2", "5B_S5_T15"} <= names
+    bundle = next((tmp_path / "layer2/5B/validation").rglob("_passed.flag")).parent
+    assert (bundle / "evidence_gate_results.parquet").is_file()
+
+    # a failing hard T-gate: the report is published without the flag, the asset check fails
+    # (ERROR) and the validation asset does not materialise, so nothing downstream can run
+    from engine_core.segments.seg_5B import constants as K
+
+    monkeypatch.setattr(K, "T15_MAX_Z", -1.0)
+    import shutil
+
+    shutil.rmtree(bundle)
+    s5 = [a for a in materializable_assets() if any(k.path[-1] == "validation_bundle_5B" for k in a.keys)]
+    res = dg.materialize(
+        s5,
+        instance=instance,
+        partition_key=partition_key(42, m.worlds[0]),
+        resources={"engine": engine},
+        raise_on_error=False,
+    )
+    assert not res.success
+    t15 = [e for e in res.get_asset_check_evaluations() if e.check_name == "5B_S5_T15"]
+    assert t15 and not t15[0].passed and t15[0].severity == dg.AssetCheckSeverity.ERROR
+    assert (bundle / "validation_report_5B.json").is_file() and not (bundle / "_passed.flag").exists()
+    assert not res.get_asset_materialization_events()
 
 
 def test_world_whose_policies_changed_fails_with_engine_message(tmp_path):

@@ -16,6 +16,7 @@ from engine_core.context import RunContext
 from engine_core.errors import EngineError
 from engine_core.identity import le64, uer
 from engine_core.kernels import tzcache
+from engine_core.kernels.dense import dense_keys_ok
 from engine_core.rng.ledger import RngLedger, publish_ledger
 from engine_core.segments.common import dataset_path, read_table
 from engine_core.segments.seg_5B.constants import CHANNELS, PART_ROWS
@@ -151,14 +152,15 @@ class DenseKeys:
             ok = (
                 tz.dictionary.to_pylist() == list(self.tz_vocab)
                 and ch.dictionary.to_pylist() == list(CHANNELS)
-                and np.array_equal(
-                    t.column("merchant_id").to_numpy(), np.repeat(self.merchant, self.h)
-                )
-                and np.array_equal(tz.indices.to_numpy(), np.repeat(self.tz, self.h))
-                and np.array_equal(ch.indices.to_numpy(), np.repeat(self.ch, self.h))
-                and np.array_equal(
+                and dense_keys_ok(
+                    t.column("merchant_id").to_numpy(),
+                    tz.indices.to_numpy(),
+                    ch.indices.to_numpy(),
                     t.column("bucket_index").to_numpy(),
-                    np.tile(np.arange(self.h, dtype=np.int32), len(self.merchant)),
+                    self.merchant,
+                    self.tz,
+                    self.ch,
+                    self.h,
                 )
             )
         if not ok:

@@ -405,6 +405,10 @@ def run(ctx: RunContext) -> StateResult:
 
     led = ledger(STATE, FAMILY)
     total = virtual = hybrid = 0
+    expected = 0
+    if ctx.progress:  # Σ count_n for the bar's ETA (one column of S3, never data)
+        src = part_files(ctx, "s3_bucket_counts_5B", STATE)
+        expected = sum(int(read_part(p, ["count_n"]).column(0).to_numpy().sum()) for p in src)
     for idx, n, counts, hyb, (key, hi, lo), nv in ordered_map(work, plan(ctx, router), ctx.workers):
         c = counts.astype(np.int64)
         if c.size:
@@ -423,7 +427,7 @@ def run(ctx: RunContext) -> StateResult:
         virtual += nv
         hybrid += int((c * hyb).sum())
         if ctx.progress:
-            ctx.progress(STATE, total, -1)
+            ctx.progress(STATE, total, max(expected, 1))
     if not led.rows:
         led.record(FAMILY, 0, events=0, draws=0, blocks=0, first=None, last=None)
     res = [out.publish(total)]

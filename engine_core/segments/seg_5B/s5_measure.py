@@ -40,6 +40,7 @@ DENSE = ("s2_realised_intensity_5B", "s3_bucket_counts_5B")
 class Measures:
     values: dict = field(default_factory=dict)
     evidence: dict = field(default_factory=dict)  # name → pa.Table
+    seconds: dict = field(default_factory=dict)  # phase timings: metadata only, never data
 
 
 def _schemas_ok(ctx: RunContext) -> dict:
@@ -503,8 +504,12 @@ def dst_windows(c: Context5, obs: np.ndarray, exp: np.ndarray) -> tuple[pa.Table
 
 
 def measure(ctx: RunContext) -> Measures:
-    c = Context5(ctx)
+    import time
+
     m = Measures()
+    t0 = time.perf_counter()
+    c = Context5(ctx)
+    m.seconds["inputs"] = time.perf_counter() - t0
     v = m.values
     v["t12_schema"] = _schemas_ok(ctx)
     # S2 replay: the factor matrix and the latent field table
@@ -539,9 +544,13 @@ def measure(ctx: RunContext) -> Measures:
         if model != 2 and g
         else {"streams": 0, "events": 0, "draws": 0, "blocks": 0}
     )
+    t0 = time.perf_counter()
     dense = dense_pass(c, xi)
     v["dense"] = dense
+    m.seconds["dense_pass"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
     v["arrivals"] = arrival_pass(c)
+    m.seconds["arrival_pass"] = time.perf_counter() - t0
     exp_h = expected_hours(c, dense["exp_tb"])
     obs_h = v["arrivals"]["obs_hours"].astype(np.float64)
     wk = weekend_hours(c)

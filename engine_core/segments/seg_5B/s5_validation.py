@@ -57,6 +57,16 @@ def run(ctx: RunContext) -> StateResult:
     load_sealed(ctx, SEGMENT, state=STATE)
     for st in ("S2", "S3", "S4"):
         require_trace(ctx, st, STATE)
-    return run_validation(
+    import time
+
+    t0 = time.perf_counter()
+    res = run_validation(
         ctx, SEGMENT, "S5", CHECKS, evidence=evidence(ctx), exclude=("stability_panel_5B",)
     )
+    m = measured(ctx)
+    phases = {k: round(v, 2) for k, v in m.seconds.items()}
+    phases["total"] = round(time.perf_counter() - t0, 2)
+    res.metadata["phase_seconds"] = json.dumps(phases)
+    a = m.values["arrivals"]
+    res.metadata.update({"arrivals": a["rows"], "virtual": a["virtual"]})
+    return res
