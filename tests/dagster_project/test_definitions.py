@@ -113,7 +113,11 @@ def test_materialise_tiny_partition_with_checks(tmp_path, monkeypatch):
     import shutil
 
     shutil.rmtree(bundle)
-    s5 = [a for a in materializable_assets() if any(k.path[-1] == "validation_bundle_5B" for k in a.keys)]
+    s5 = [
+        a
+        for a in materializable_assets()
+        if any(k.path[-1] == "validation_bundle_5B" for k in a.keys)
+    ]
     res = dg.materialize(
         s5,
         instance=instance,
@@ -124,7 +128,9 @@ def test_materialise_tiny_partition_with_checks(tmp_path, monkeypatch):
     assert not res.success
     t15 = [e for e in res.get_asset_check_evaluations() if e.check_name == "5B_S5_T15"]
     assert t15 and not t15[0].passed and t15[0].severity == dg.AssetCheckSeverity.ERROR
-    assert (bundle / "validation_report_5B.json").is_file() and not (bundle / "_passed.flag").exists()
+    assert (bundle / "validation_report_5B.json").is_file() and not (
+        bundle / "_passed.flag"
+    ).exists()
     assert not res.get_asset_materialization_events()
 
 

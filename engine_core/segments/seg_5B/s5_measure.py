@@ -114,7 +114,6 @@ class Context5:
         )
         self.edges = cat.with_row_index("cell")
         self.edge_tz = self._codes_or_minus(self.edges["tzid_operational"])
-        self.modes = {"routing_universe_hash": r.routing_hash}
 
     def _codes_or_minus(self, s: pl.Series) -> np.ndarray:
         vals = s.to_numpy()
