@@ -99,3 +99,27 @@ def test_box_muller_is_standard_normal():
     z = box_muller(w[0::2], w[1::2])
     assert stats.kstest(z, "norm").pvalue > 1e-4
     assert abs(z.mean()) < 5 / np.sqrt(N) and abs(z.var() - 1) < 0.01
+
+
+# --- layer2 §8: Poisson inversion equals a 60-digit decimal CDF, exactly --------------------
+def _decimal_quantile(mu: float, u: float) -> int:
+    """Smallest k with F(k; μ) ≥ u, the CDF summed in Python decimal at 60 digits."""
+    from decimal import Decimal, localcontext
+
+    with localcontext() as c:
+        c.prec = 60
+        m, target = Decimal(mu), Decimal(u)  # the exact binary values
+        p = (-m).exp()
+        acc, k = p, 0
+        while acc < target:
+            k += 1
+            p = p * m / k
+            acc += p
+        return k
+
+
+@pytest.mark.parametrize("mu", [1e-6, 0.5, 29.9, 30.0, 1e3, 1e5])
+def test_poisson_inversion_matches_decimal_cdf(mu):
+    us = [2.0**-53, 1e-12, 0.5, 1 - 1e-12, 1 - 2.0**-53]
+    got = poisson_inv(np.array(us), mu).tolist()
+    assert got == [_decimal_quantile(mu, u) for u in us]
