@@ -90,8 +90,16 @@ def run_state(context, engine: EngineResource, spec: StateSpec, checks=()):
             "files": dg.MetadataValue.int(len(out.files)),
             "manifest_fingerprint": dg.MetadataValue.text(ctx.mf),
         }
+        meta["bytes"] = dg.MetadataValue.int(
+            sum((ctx.data_root / rel).stat().st_size for rel, _ in out.files)
+        )
+        if seconds > 0 and out.rows:
+            meta["rows_per_s"] = dg.MetadataValue.float(round(out.rows / seconds, 1))
         if ds == spec.outputs[0]:
-            meta.update({k: v for k, v in res.metadata.items() if k != "check_rows"})
+            for k, v in res.metadata.items():
+                if k == "check_rows":
+                    continue
+                meta[k] = dg.MetadataValue.md(v) if k.endswith("_md") else v
         yield dg.MaterializeResult(
             asset_key=asset_key(ds), metadata=meta, data_version=_data_version(out.files)
         )

@@ -60,6 +60,7 @@ def run(ctx: RunContext) -> StateResult:
     import time
 
     t0 = time.perf_counter()
+    measured(ctx)  # infrastructure errors (missing/misaligned inputs) raise before publishing
     res = run_validation(
         ctx, SEGMENT, "S5", CHECKS, evidence=evidence(ctx), exclude=("stability_panel_5B",)
     )
@@ -69,4 +70,17 @@ def run(ctx: RunContext) -> StateResult:
     res.metadata["phase_seconds"] = json.dumps(phases)
     a = m.values["arrivals"]
     res.metadata.update({"arrivals": a["rows"], "virtual": a["virtual"]})
+    res.metadata["top_tzids_md"] = _md(m.evidence["tz_concentration"])
+    res.metadata["hour_of_week_md"] = _md(m.evidence["hourly_profile"])
     return res
+
+
+def _md(t: pa.Table) -> str:
+    """A small evidence table as Markdown for the Dagster UI (≤ 168 rows)."""
+    cols = t.column_names
+    rows = zip(*(t.column(c).to_pylist() for c in cols), strict=True)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in rows:
+        fmt = [f"{v:.6g}" if isinstance(v, float) else str(v) for v in r]
+        lines.append("| " + " | ".join(fmt) + " |")
+    return "\n".join(lines)
