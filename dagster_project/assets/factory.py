@@ -35,32 +35,10 @@ def _data_version(files) -> dg.DataVersion:
 def check_results(checks, rows) -> list[dg.AssetCheckResult]:
     """Asset-check results from a validation state's report rows (computed once, in the
     state's own full pass — layer2 §5.1)."""
-    from dagster_project.checks.factory import _meta
+    from dagster_project.checks.factory import check_result
 
     by_id = {c.check_id: c for c in checks}
-    out = []
-    for row in rows:
-        c = by_id[row["check_id"]]
-        out.append(
-            dg.AssetCheckResult(
-                asset_key=asset_key(c.dataset),
-                check_name=c.check_id.replace(".", "_"),
-                passed=row["status"] in ("PASS", "SKIPPED"),
-                severity=dg.AssetCheckSeverity.ERROR
-                if row["enforced"]
-                else dg.AssetCheckSeverity.WARN,
-                metadata={
-                    "check_id": c.check_id,
-                    "kind": c.kind,
-                    "status": row["status"],
-                    "measured": _meta(row["measured"]),
-                    "threshold": _meta(row["threshold"]),
-                    "enforced": row["enforced"],
-                    "profile": row.get("profile", ""),
-                },
-            )
-        )
-    return out
+    return [check_result(by_id[r["check_id"]], r, with_key=True) for r in rows]
 
 
 def run_state(context, engine: EngineResource, spec: StateSpec, checks=()):

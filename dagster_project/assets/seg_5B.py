@@ -49,7 +49,7 @@ def stability_panel_5B(context, engine: EngineResource):
         row = stability_panel.T10_CHECK.evaluate(ctx)
     except EngineError as e:
         raise dg.Failure(description=e.message, metadata={"code": e.full_code}) from None
-    from dagster_project.checks.factory import _meta
+    from dagster_project.checks.factory import check_result
 
     yield dg.MaterializeResult(
         metadata={
@@ -57,17 +57,7 @@ def stability_panel_5B(context, engine: EngineResource):
             "panel": dg.MetadataValue.json(res.metadata["panel"]),
         }
     )
-    yield dg.AssetCheckResult(
-        check_name="5B_S5_T10",
-        passed=row["status"] == "PASS",
-        severity=dg.AssetCheckSeverity.ERROR if row["enforced"] else dg.AssetCheckSeverity.WARN,
-        metadata={
-            "measured": _meta(row["measured"]),
-            "threshold": _meta(row["threshold"]),
-            "status": row["status"],
-            "enforced": row["enforced"],
-        },
-    )
+    yield check_result(stability_panel.T10_CHECK, row, with_key=True)
 
 
 panel_assets = [stability_panel_5B]

@@ -25,6 +25,29 @@ def _meta(value) -> dg.MetadataValue:
     return dg.MetadataValue.text(json.dumps(value) if not isinstance(value, str) else value)
 
 
+def check_result(check: Check, row: dict, *, with_key: bool = False) -> dg.AssetCheckResult:
+    """The Dagster result of one report row (``with_key`` names the asset and check, for
+    results yielded by a multi-asset rather than by the check op itself)."""
+    extra = (
+        {"asset_key": asset_key(check.dataset), "check_name": check.check_id.replace(".", "_")}
+        if with_key
+        else {}
+    )
+    return dg.AssetCheckResult(
+        **extra,
+        passed=row["status"] in ("PASS", "SKIPPED"),
+        severity=dg.AssetCheckSeverity.ERROR if row["enforced"] else dg.AssetCheckSeverity.WARN,
+        metadata={
+            "check_id": check.check_id,
+            "kind": check.kind,
+            "status": row["status"],
+            "measured": _meta(row["measured"]),
+            "threshold": _meta(row["threshold"]),
+            "enforced": row["enforced"],
+        },
+    )
+
+
 def engine_check(check: Check) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         asset=asset_key(check.dataset),
@@ -36,19 +59,7 @@ def engine_check(check: Check) -> dg.AssetChecksDefinition:
     def _check(context, engine: EngineResource) -> dg.AssetCheckResult:
         seed, world = parse_partition(context.partition_key)
         ctx = engine.run_context(seed, world, scenario_scoped=True, log=context.log)
-        row = check.evaluate(ctx)
-        return dg.AssetCheckResult(
-            passed=row["status"] == "PASS",
-            severity=dg.AssetCheckSeverity.ERROR if row["enforced"] else dg.AssetCheckSeverity.WARN,
-            metadata={
-                "check_id": check.check_id,
-                "kind": check.kind,
-                "status": row["status"],
-                "measured": _meta(row["measured"]),
-                "threshold": _meta(row["threshold"]),
-                "enforced": row["enforced"],
-            },
-        )
+        return check_result(check, check.evaluate(ctx))
 
     return _check
 

@@ -209,10 +209,10 @@ def decode_indexed(
     outside = (offsets % 8 != 0) | (offsets < HEADER.size) | (offsets + lengths > buf.shape[0])
     if outside.any():
         raise corrupt(int(np.flatnonzero(outside)[0]), "offset outside the blob or misaligned")
-    sha = sha256_hex_slices(buf, offsets, lengths)
-    bad = [i for i, (a, b) in enumerate(zip(sha, table_sha256, strict=True)) if a != b][:1]
-    if bad:
-        raise corrupt(bad[0], "sha256 differs from the index's table_sha256")
+    sha = np.asarray(sha256_hex_slices(buf, offsets, lengths), dtype=object)
+    bad = np.flatnonzero(sha != np.asarray(table_sha256, dtype=object))
+    if bad.size:
+        raise corrupt(int(bad[0]), "sha256 differs from the index's table_sha256")
     u32 = buf[: buf.shape[0] // 4 * 4].view("<u4")
     u64 = buf[: buf.shape[0] // 8 * 8].view("<u8")
     hdr_n = u32[offsets // 4]

@@ -68,12 +68,16 @@ def row_streams(ms, dom_bytes, dom_off, row_dom: np.ndarray, row_bucket: np.ndar
     return key, hi, lo
 
 
-def kappa_of_rows(ctx: RunContext, classes, band: str) -> np.ndarray:
+def kappa_of_rows(ctx: RunContext, classes: pl.Series, band: str) -> np.ndarray:
+    """κ per domain row: one value per distinct class, mapped vectorised."""
     k = ctx.manifest.policies["counts_5B"]["nb2"]["kappa"]
     cm = k["class_multiplier"]
     lo, hi = k["bounds"]
-    table = {c: min(max(k["base"][band] * cm.get(c, cm["default"]), lo), hi) for c in set(classes)}
-    return np.array([table[c] for c in classes], dtype=np.float64)  # per domain row (≤ D)
+    table = {
+        c: min(max(k["base"][band] * cm.get(c, cm["default"]), lo), hi)
+        for c in classes.unique().to_list()
+    }
+    return classes.replace_strict(table, return_dtype=pl.Float64).to_numpy()
 
 
 class Inputs:
@@ -88,7 +92,7 @@ class Inputs:
         self.dom = domain(ctx, state)
         band = "baseline" if scenario_row(ctx, state)["is_baseline"] else "stress"
         grp = pl_table(read_table(ctx, "s1_grouping_5B", ["demand_class"], state=state))
-        self.kappa_dom = kappa_of_rows(ctx, grp["demand_class"].to_list(), band)
+        self.kappa_dom = kappa_of_rows(ctx, grp["demand_class"], band)
         self.keys = dense_keys(ctx, self.dom, self.hz.h, state)
         self.dom_bytes, self.dom_off = domain_key_prefixes(self.dom)
         self.ms = midstate(family_prefix(ctx, FAMILY))

@@ -433,9 +433,9 @@ def weekend_hours(c: Context5) -> np.ndarray:
     out = np.zeros(c.z * c.L, dtype=bool)
     hours = c.hour_base + np.arange(c.L)
     dow = (np.floor_divide(hours, 24) + 3) % 7
-    for tzid, iso in country.iter_rows():  # per distinct zone (≤ a few hundred), not data rows
-        z = int(codes([tzid], c.router.tz_vocab, state=STATE, what="tzid")[0])
-        out[z * c.L : (z + 1) * c.L] = np.isin(dow, conv[iso][0])
+    zs = codes(country["tzid"].to_numpy(), c.router.tz_vocab, state=STATE, what="tzid")
+    for z, iso in zip(zs.tolist(), country["legal_country_iso"].to_list(), strict=True):
+        out[z * c.L : (z + 1) * c.L] = np.isin(dow, conv[iso][0])  # per distinct zone
     return out
 
 
