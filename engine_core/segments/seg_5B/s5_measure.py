@@ -259,10 +259,11 @@ def arrival_pass(c: Context5) -> dict:
             and np.array_equal(ch, r.keys.ch[dom])
             and np.array_equal(bucket, pp.row_bucket[rep]),
             "ts_in_bucket": bool(np.all((ts >= start) & (ts < start + bucket_us))),
-            "seq_contiguous": np.array_equal(seq, pp.row_seq[rep] + pos),
+            "seq_contiguous": np.array_equal(seq, pp.row_seq[rep] + pos) and _seq_runs_ok(mer, seq),
             "order": bool(np.all((ts[1:] >= ts[:-1]) | (rep[1:] != rep[:-1]))) if n > 1 else True,
         }
         res["t4"] += [f"part {pp.index}: {k}" for k, v in checks4.items() if not v]
+        res["seq_ends"] = ((int(mer[0]), int(seq[0])), (int(mer[-1]), int(seq[-1]))) if n else None
         # T1/T2 civil time, recomputed with the cache's own vectorised searchsorted; a column
         # equal to the primary one (same tzid, same wall clock) has the primary's error
         secs = np.floor_divide(ts, US)
@@ -386,8 +387,16 @@ def arrival_pass(c: Context5) -> dict:
         "trace_s4": [],
         "parts": 0,
     }
+    prev_end = None
     for res in ordered_map(work, plan(ctx, r, STATE), ctx.workers):
         agg["parts"] += 1
+        ends = res.get("seq_ends")
+        if ends:  # independent of the planner: a merchant's seq continues across parts
+            (m0, s0), last = ends
+            want = prev_end[1] + 1 if prev_end and prev_end[0] == m0 else 0
+            if s0 != want:
+                agg["t4"].append(f"part {agg['parts'] - 1}: arrival_seq {s0} != {want} at start")
+            prev_end = last
         if "missing_part" in res:
             agg["t4"].append(f"arrival part {res['missing_part']} is missing")
             continue
@@ -413,6 +422,15 @@ def arrival_pass(c: Context5) -> dict:
     if len(files) != agg["parts"]:
         agg["t4"].append(f"{len(files)} arrival part files, the S4 part law gives {agg['parts']}")
     return agg
+
+
+def _seq_runs_ok(mer: np.ndarray, seq: np.ndarray) -> bool:
+    """Within a part: seq steps by +1 inside a merchant and restarts at 0 on a new one
+    (the first row is checked against the previous part by the caller)."""
+    if mer.shape[0] < 2:
+        return True
+    same = mer[1:] == mer[:-1]
+    return bool(np.all(np.where(same, seq[1:] == seq[:-1] + 1, seq[1:] == 0)))
 
 
 def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
