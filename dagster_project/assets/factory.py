@@ -118,6 +118,9 @@ def state_asset(spec: StateSpec, extra_deps=(), checks=()) -> dg.AssetsDefinitio
             description=load_dictionary().dataset(ds).__dict__.get("description")
             or f"{ds} — published by {spec.state_id}",
             kinds={"parquet"} if load_dictionary().dataset(ds).format == "parquet" else {"json"},
+            # layer2 §6.3: a 5B world partition follows fresh 5A/layer-1 bundles (the default
+            # automation sensor is off until switched on in the UI)
+            automation_condition=dg.AutomationCondition.eager() if spec.segment == "5B" else None,
         )
         for ds in spec.outputs
     ]
