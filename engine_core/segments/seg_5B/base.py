@@ -207,6 +207,16 @@ def publish_trace(ctx: RunContext, state_id: str, led: RngLedger) -> list:
     )
 
 
+def open_sealed(ctx: RunContext, state: str, names) -> None:
+    """Re-verify 5B.S0's sealed set against its receipt and require every input this state
+    reads, within scope (``READ_SCOPE_VIOLATION`` otherwise, layer2 §3.1)."""
+    from engine_core.segments.common import load_sealed
+
+    sealed = load_sealed(ctx, SEGMENT, state=state)
+    for name in names:
+        sealed.require(name, state=state)
+
+
 def require_trace(ctx: RunContext, upstream_state: str, state: str) -> None:
     """The upstream trace is the commit marker of its data (layer2 §3.0)."""
     ds = f"rng_trace_log_5B_{upstream_state}"

@@ -13,10 +13,9 @@ from engine_core.context import RunContext, StateResult
 from engine_core.errors import EngineError
 from engine_core.io.datasets import write_parquet_dataset
 from engine_core.rng.sha256_nb import derive_streams, uer_suffixes
-from engine_core.segments.common import keys_for, load_sealed
+from engine_core.segments.common import keys_for
 from engine_core.segments.seg_5B import constants as K
 from engine_core.segments.seg_5B.base import (
-    SEGMENT,
     Horizon,
     codes,
     dict_array,
@@ -24,6 +23,7 @@ from engine_core.segments.seg_5B.base import (
     hash_prefix,
     horizon,
     load_cache,
+    open_sealed,
 )
 
 STATE = "5B.S1"
@@ -186,9 +186,18 @@ def grouping_table(ctx: RunContext, grp: pl.DataFrame) -> pa.Table:
 
 
 def run(ctx: RunContext) -> StateResult:
-    sealed = load_sealed(ctx, SEGMENT, state=STATE)
-    for name in ("time_grid_5B", "grouping_5B", "scenario_manifest_5A", "merchant_zone_profile_5A"):
-        sealed.require(name, state=STATE)
+    open_sealed(
+        ctx,
+        STATE,
+        (
+            "time_grid_5B",
+            "grouping_5B",
+            "latent_5B",
+            "scenario_manifest_5A",
+            "merchant_zone_profile_5A",
+            "tz_timetable_cache",
+        ),
+    )
     hz = horizon(ctx, STATE)
     check_grid(ctx, hz)
     dom = domain(ctx, STATE)

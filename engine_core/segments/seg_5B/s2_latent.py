@@ -14,16 +14,16 @@ from engine_core.io.datasets import StagedDataset, write_parquet_dataset
 from engine_core.kernels.latent import MODEL_IID, MODEL_NONE, MODEL_OU, latent_nb, realise_nb
 from engine_core.parallel import ordered_map
 from engine_core.rng.sha256_nb import derive_streams, uer_suffixes
-from engine_core.segments.common import keys_for, load_sealed, read_table
+from engine_core.segments.common import keys_for, read_table
 from engine_core.segments.seg_5B import constants as K
 from engine_core.segments.seg_5B.base import (
-    SEGMENT,
     dense_keys,
     domain,
     family_prefix,
     horizon,
     ledger,
     n_parts,
+    open_sealed,
     part_files,
     pl_table,
     publish_trace,
@@ -206,9 +206,19 @@ class Inputs:
 
 
 def run(ctx: RunContext) -> StateResult:
-    sealed = load_sealed(ctx, SEGMENT, state=STATE)
-    for name in ("latent_5B", "rng_5B", "merchant_zone_scenario_utc_5A", "s3_day_effects"):
-        sealed.require(name, state=STATE)
+    open_sealed(
+        ctx,
+        STATE,
+        (
+            "latent_5B",
+            "rng_5B",
+            "merchant_zone_scenario_utc_5A",
+            "s3_day_effects",
+            "scenario_manifest_5A",
+            "merchant_zone_profile_5A",
+            "tz_timetable_cache",
+        ),
+    )
     pol = ctx.manifest.policies["latent_5B"]
     check_floors(pol)
     inp = Inputs(ctx)

@@ -15,16 +15,16 @@ from engine_core.io.datasets import StagedDataset
 from engine_core.kernels.counts import LAW_NB2, LAW_POISSON, counts_nb
 from engine_core.parallel import ordered_map
 from engine_core.rng.sha256_nb import derive_bucket_keys_nb, midstate, string_buffers
-from engine_core.segments.common import load_sealed, read_table
+from engine_core.segments.common import read_table
 from engine_core.segments.seg_5B import constants as K
 from engine_core.segments.seg_5B.base import (
-    SEGMENT,
     dense_keys,
     domain,
     family_prefix,
     horizon,
     ledger,
     n_parts,
+    open_sealed,
     part_files,
     pl_table,
     publish_trace,
@@ -120,9 +120,17 @@ class Inputs:
 
 
 def run(ctx: RunContext) -> StateResult:
-    sealed = load_sealed(ctx, SEGMENT, state=STATE)
-    for name in ("counts_5B", "rng_5B", "scenario_manifest_5A"):
-        sealed.require(name, state=STATE)
+    open_sealed(
+        ctx,
+        STATE,
+        (
+            "counts_5B",
+            "rng_5B",
+            "scenario_manifest_5A",
+            "merchant_zone_profile_5A",
+            "tz_timetable_cache",
+        ),
+    )
     require_trace(ctx, "S2", STATE)
     inp = Inputs(ctx)
     d, h = inp.dom.height, inp.hz.h

@@ -20,11 +20,10 @@ from engine_core.kernels import alias_blob
 from engine_core.kernels.arrivals import ERR_NAMES, expand_arrivals
 from engine_core.parallel import ordered_map
 from engine_core.rng.sha256_nb import midstate
-from engine_core.segments.common import dataset_path, load_sealed, read_table
+from engine_core.segments.common import dataset_path, read_table
 from engine_core.segments.seg_3B.s4_routing_contract import routing_policy
 from engine_core.segments.seg_5B import constants as K
 from engine_core.segments.seg_5B.base import (
-    SEGMENT,
     US,
     codes,
     dense_keys,
@@ -34,6 +33,7 @@ from engine_core.segments.seg_5B.base import (
     horizon,
     ledger,
     n_parts,
+    open_sealed,
     part_files,
     publish_trace,
     read_part,
@@ -45,6 +45,12 @@ STATE = "5B.S4"
 FAMILY = "5B.S4.arrival.v1"
 LAW_FIELDS = ("modes", "hybrid_probability_column", "site_pick", "edge_pick", "virtual_tz",
               "physical_tz", "alias_layout_version")  # fmt: skip
+S4_INPUTS = (
+    "arrivals_5B", "rng_5B", "merchant_zone_profile_5A", "scenario_manifest_5A",
+    "virtual_classification_3B", "virtual_settlement_3B", "s2_alias_index", "s2_alias_blob",
+    "edge_alias_index_3B", "edge_alias_blob_3B", "edge_catalogue_3B", "virtual_routing_policy_3B",
+    "tz_timetable_cache",
+)  # fmt: skip
 ENCODING = {
     c: "DELTA_BINARY_PACKED"
     for c in ("bucket_index", "arrival_seq", "ts_utc", "ts_local_primary", "ts_local_operational",
@@ -380,19 +386,7 @@ def plan(ctx: RunContext, router: Router, state: str = STATE) -> Iterator[Planne
 
 
 def run(ctx: RunContext) -> StateResult:
-    sealed = load_sealed(ctx, SEGMENT, state=STATE)
-    for name in (
-        "arrivals_5B",
-        "rng_5B",
-        "s2_alias_index",
-        "s2_alias_blob",
-        "edge_alias_blob_3B",
-        "edge_alias_index_3B",
-        "edge_catalogue_3B",
-        "virtual_routing_policy_3B",
-        "tz_timetable_cache",
-    ):
-        sealed.require(name, state=STATE)
+    open_sealed(ctx, STATE, S4_INPUTS)
     require_trace(ctx, "S3", STATE)
     router = Router(ctx)
     out = StagedDataset(ctx, "arrival_events_5B", state=STATE, column_encoding=ENCODING)
