@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 
 from engine_core.context import RunContext
 from engine_core.kernels.civil import civil_segments
-from engine_core.kernels.lookup import PairIndex
+from engine_core.kernels.lookup import PairIndex, routing_integrity_nb
 from engine_core.parallel import ordered_map
 from engine_core.segments.common import dataset_path, read_table
 from engine_core.segments.seg_5A.s2_shapes import conventions
@@ -102,6 +102,7 @@ class Context5:
             pl.col("tzid").fill_null("").alias("tzid"),
             pl.col("site_tz").fill_null("").alias("site_tz"),
         )
+        self.site_weight = self.sites["p_weight_in_tz"].fill_null(0.0).to_numpy()
         self.site_tz_w = self._codes_or_minus(self.sites["tzid"])
         self.site_tz_s = self._codes_or_minus(self.sites["site_tz"])
         cat = pl.from_arrow(
@@ -294,8 +295,7 @@ def arrival_pass(c: Context5) -> dict:
             float(pv.sum()),
             float((pv * (1 - pv)).sum()),
         )
-        # T5 routing integrity
-        bad_mode = int(((mode == 0) & virt).sum() + ((mode == 2) & ~virt).sum())
+        # T5 routing integrity (one compiled pass; also the T15 cell counts)
         rh = t.column("routing_universe_hash").combine_chunks()
         hash_ok = rh.dictionary.to_pylist()[:1] == [r.routing_hash] and not np.any(
             rh.indices.to_numpy()
@@ -304,34 +304,18 @@ def arrival_pass(c: Context5) -> dict:
         # nulls → 0 before numpy (a nullable uint64 would otherwise become float64)
         sid = pc.fill_null(t.column("site_id"), 0).to_numpy()
         eid = pc.fill_null(t.column("edge_id"), 0).to_numpy()
-        cell = site_key.find(mer[ph], sid[ph])
-        found = cell >= 0
-        cs = np.where(found, cell, 0)
-        tz_o = codes_of("tzid_operational").astype(np.int64)
-        tz_s = codes_of("tzid_settlement").astype(np.int64)
-        w_ok = c.sites["p_weight_in_tz"].fill_null(0.0).to_numpy()[cs] > 0
-        phys_ok = (
-            found
-            & w_ok
-            & (c.site_tz_w[cs] == tz[ph])
-            & (c.site_tz_s[cs] == tz[ph])
-            & (tz_p[ph] == tz[ph])
-            & (tz_o[ph] == tz[ph])
-            & (tz_s[ph] == tz[ph])
-        )
-        vcell = edge_key.find(mer[virt], eid[virt])
-        vfound = vcell >= 0
-        vc = np.where(vfound, vcell, 0)
-        settle = r.m_settle_tz[r.row_merchant[dom[virt]]]
-        virt_ok = (
-            vfound
-            & (c.edge_tz[vc] == tz_o[virt])
-            & (tz_p[virt] == tz_o[virt])
-            & (tz_s[virt] == settle)
-        )
-        res["t5"] = [int((~phys_ok).sum()), int((~virt_ok).sum()), bad_mode, bool(hash_ok)]
-        res["site_cells"] = np.bincount(cs[found], minlength=n_sites)
-        res["edge_cells"] = np.bincount(vc[vfound], minlength=n_edges)
+        res["site_cells"] = np.zeros(n_sites, np.int64)
+        res["edge_cells"] = np.zeros(n_edges, np.int64)
+        bad_p, bad_v, bad_m = routing_integrity_nb(
+            mer, virt, sid, eid, tz.astype(np.int64), tz_p,
+            codes_of("tzid_operational").astype(np.int64),
+            codes_of("tzid_settlement").astype(np.int64),
+            mode, r.m_settle_tz[r.row_merchant[dom]].astype(np.int64),
+            site_key.a, site_key.b, site_key.order, c.site_tz_w, c.site_tz_s, c.site_weight,
+            edge_key.a, edge_key.b, edge_key.order, c.edge_tz,
+            res["site_cells"], res["edge_cells"],
+        )  # fmt: skip
+        res["t5"] = [int(bad_p), int(bad_v), int(bad_m), bool(hash_ok)]
         # T3/T8 observed physical arrivals per (tz, local hour)
         lp = t.column("ts_local_primary").cast(pa.int64()).to_numpy()[ph]
         hour = np.floor_divide(lp, 3600 * US) - c.hour_base
