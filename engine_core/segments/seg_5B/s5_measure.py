@@ -14,8 +14,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from engine_core.context import RunContext
+from engine_core.kernels.arrival_checks import arrival_part_nb
 from engine_core.kernels.civil import civil_segments
-from engine_core.kernels.lookup import PairIndex, routing_integrity_nb
+from engine_core.kernels.lookup import PairIndex
 from engine_core.parallel import ordered_map
 from engine_core.segments.common import dataset_path, read_table
 from engine_core.segments.seg_5A.s2_shapes import conventions
@@ -243,34 +244,50 @@ def arrival_pass(c: Context5) -> dict:
             return t.column(col).combine_chunks().indices.to_numpy()
 
         mer = t.column("merchant_id").to_numpy()
-        tz = codes_of("tzid")
-        ch = codes_of("channel_group")
-        bucket = t.column("bucket_index").to_numpy()
+        tz = codes_of("tzid").astype(np.int64)
         seq = t.column("arrival_seq").to_numpy()
         ts = t.column("ts_utc").cast(pa.int64()).to_numpy()
-        # T4 conservation: run lengths, keys, bucket bounds, contiguous seq, writer order
-        rep = np.repeat(np.arange(cnt.shape[0]), cnt)
-        off = np.concatenate([[0], np.cumsum(cnt)[:-1]])
-        pos = np.arange(n) - off[rep]
-        dom = pp.row_dom[rep]
-        start = c.hz.start * US + pp.row_bucket[rep] * bucket_us
-        checks4 = {
-            "keys": np.array_equal(mer, r.keys.merchant[dom])
-            and np.array_equal(tz, r.keys.tz[dom])
-            and np.array_equal(ch, r.keys.ch[dom])
-            and np.array_equal(bucket, pp.row_bucket[rep]),
-            "ts_in_bucket": bool(np.all((ts >= start) & (ts < start + bucket_us))),
-            "seq_contiguous": np.array_equal(seq, pp.row_seq[rep] + pos) and _seq_runs_ok(mer, seq),
-            "order": bool(np.all((ts[1:] >= ts[:-1]) | (rep[1:] != rep[:-1]))) if n > 1 else True,
-        }
-        res["t4"] += [f"part {pp.index}: {k}" for k, v in checks4.items() if not v]
+        tz_p = codes_of("tzid_primary").astype(np.int64)
+        loc_p = t.column("ts_local_primary").cast(pa.int64()).to_numpy()
+        # T4, T5 (+ T15 cells), T16, T6 counts, T3/T8 observed grid: one compiled pass
+        t4 = np.zeros(4, np.int64)
+        t5 = np.zeros(3, np.int64)
+        t16 = np.zeros(4)
+        res["tz_counts"] = np.zeros(c.z, np.int64)
+        res["obs_hours"] = np.zeros(c.z * c.L, np.int64)
+        res["site_cells"] = np.zeros(n_sites, np.int64)
+        res["edge_cells"] = np.zeros(n_edges, np.int64)
+        arrival_part_nb(
+            pp.row_dom, pp.row_bucket, cnt, pp.row_seq,
+            r.keys.merchant, r.keys.tz.astype(np.int64), r.keys.ch.astype(np.int64),
+            r.row_merchant, r.m_mode, r.m_p_virtual, r.m_settle_tz.astype(np.int64),
+            mer, tz, codes_of("channel_group").astype(np.int64),
+            t.column("bucket_index").to_numpy().astype(np.int64), seq, ts, virt,
+            pc.fill_null(t.column("site_id"), 0).to_numpy(),  # nulls → 0, never float64
+            pc.fill_null(t.column("edge_id"), 0).to_numpy(),
+            tz_p, codes_of("tzid_operational").astype(np.int64),
+            codes_of("tzid_settlement").astype(np.int64), loc_p,
+            c.hz.start * US, bucket_us, c.hour_base, c.L,
+            site_key.a, site_key.b, site_key.order, c.site_tz_w, c.site_tz_s, c.site_weight,
+            edge_key.a, edge_key.b, edge_key.order, c.edge_tz,
+            t4, t5, t16, res["tz_counts"], res["obs_hours"], res["site_cells"], res["edge_cells"],
+        )  # fmt: skip
+        names = ("keys", "ts_in_bucket", "seq_contiguous", "order")
+        res["t4"] += [
+            f"part {pp.index}: {k} ({int(x)} arrivals)" for k, x in zip(names, t4, strict=True) if x
+        ]
         res["seq_ends"] = ((int(mer[0]), int(seq[0])), (int(mer[-1]), int(seq[-1]))) if n else None
+        rh = t.column("routing_universe_hash").combine_chunks()
+        hash_ok = rh.dictionary.to_pylist()[:1] == [r.routing_hash] and not np.any(
+            rh.indices.to_numpy()
+        )
+        res["t5"] = [int(t5[0]), int(t5[1]), int(t5[2]), bool(hash_ok)]
+        res["virtual"] = int(virt.sum())
+        res["t16"] = (int(t16[0]), int(t16[1]), float(t16[2]), float(t16[3]))
         # T1/T2 civil time, recomputed with the cache's own vectorised searchsorted; a column
         # equal to the primary one (same tzid, same wall clock) has the primary's error
         secs = np.floor_divide(ts, US)
-        tz_p0 = codes_of("tzid_primary").astype(np.int64)
-        loc_p0 = t.column("ts_local_primary").cast(pa.int64()).to_numpy()
-        err_p = (loc_p0 - ts) - US * c.cache.offset_at(tz_p0, secs).astype(np.int64)
+        err_p = (loc_p - ts) - US * c.cache.offset_at(tz_p, secs).astype(np.int64)
         for x in ("primary", "operational", "settlement"):
             if x == "primary":
                 err = err_p
@@ -278,48 +295,12 @@ def arrival_pass(c: Context5) -> dict:
                 tzx = codes_of(f"tzid_{x}").astype(np.int64)
                 loc = t.column(f"ts_local_{x}").cast(pa.int64()).to_numpy()
                 err = err_p.copy()
-                d = np.flatnonzero((tzx != tz_p0) | (loc != loc_p0))
+                d = np.flatnonzero((tzx != tz_p) | (loc != loc_p))
                 err[d] = (loc[d] - ts[d]) - US * c.cache.offset_at(tzx[d], secs[d]).astype(np.int64)
             res["t1"] += int(np.count_nonzero(err))
             res["t2"] += int(np.count_nonzero(np.abs(err) == 3600 * US))
-        tz_p = codes_of("tzid_primary").astype(np.int64)
-        res["tz_counts"] = np.bincount(tz_p, minlength=c.z)
-        res["virtual"] = int(virt.sum())
-        # T16: HYBRID coin
-        mode = r.m_mode[r.row_merchant[dom]]
-        hyb = mode == 1
-        pv = r.m_p_virtual[r.row_merchant[dom]][hyb]
-        res["t16"] = (
-            int(hyb.sum()),
-            int(virt[hyb].sum()),
-            float(pv.sum()),
-            float((pv * (1 - pv)).sum()),
-        )
-        # T5 routing integrity (one compiled pass; also the T15 cell counts)
-        rh = t.column("routing_universe_hash").combine_chunks()
-        hash_ok = rh.dictionary.to_pylist()[:1] == [r.routing_hash] and not np.any(
-            rh.indices.to_numpy()
-        )
-        ph = ~virt
-        # nulls → 0 before numpy (a nullable uint64 would otherwise become float64)
-        sid = pc.fill_null(t.column("site_id"), 0).to_numpy()
-        eid = pc.fill_null(t.column("edge_id"), 0).to_numpy()
-        res["site_cells"] = np.zeros(n_sites, np.int64)
-        res["edge_cells"] = np.zeros(n_edges, np.int64)
-        bad_p, bad_v, bad_m = routing_integrity_nb(
-            mer, virt, sid, eid, tz.astype(np.int64), tz_p,
-            codes_of("tzid_operational").astype(np.int64),
-            codes_of("tzid_settlement").astype(np.int64),
-            mode, r.m_settle_tz[r.row_merchant[dom]].astype(np.int64),
-            site_key.a, site_key.b, site_key.order, c.site_tz_w, c.site_tz_s, c.site_weight,
-            edge_key.a, edge_key.b, edge_key.order, c.edge_tz,
-            res["site_cells"], res["edge_cells"],
-        )  # fmt: skip
-        res["t5"] = [int(bad_p), int(bad_v), int(bad_m), bool(hash_ok)]
-        # T3/T8 observed physical arrivals per (tz, local hour)
-        lp = t.column("ts_local_primary").cast(pa.int64()).to_numpy()[ph]
-        hour = np.floor_divide(lp, 3600 * US) - c.hour_base
-        res["obs_hours"] = np.bincount(tz[ph].astype(np.int64) * c.L + hour, minlength=c.z * c.L)
+        off = np.concatenate([[0], np.cumsum(cnt)[:-1]]).astype(np.int64)
+        mode_rows = r.m_mode[r.row_merchant[pp.row_dom]]
         # R2 (S4): regenerate every arrival of rows with domain_row mod 64 = 0
         sel = np.flatnonzero(pp.row_dom % K.REPLAY_STRIDE == 0)
         res["r2_rows"], res["r2_arrivals"], res["r2_bad"] = int(sel.size), 0, 0
@@ -340,7 +321,7 @@ def arrival_pass(c: Context5) -> dict:
             if cnt.size
             else (None, None, None)
         )
-        h_rows = (mode[off] == 1) if cnt.size else np.zeros(0, bool)
+        h_rows = mode_rows == 1
         res["trace_s4"] = (
             pp.index,
             int(cnt.size),
@@ -406,15 +387,6 @@ def arrival_pass(c: Context5) -> dict:
     if len(files) != agg["parts"]:
         agg["t4"].append(f"{len(files)} arrival part files, the S4 part law gives {agg['parts']}")
     return agg
-
-
-def _seq_runs_ok(mer: np.ndarray, seq: np.ndarray) -> bool:
-    """Within a part: seq steps by +1 inside a merchant and restarts at 0 on a new one
-    (the first row is checked against the previous part by the caller)."""
-    if mer.shape[0] < 2:
-        return True
-    same = mer[1:] == mer[:-1]
-    return bool(np.all(np.where(same, seq[1:] == seq[:-1] + 1, seq[1:] == 0)))
 
 
 def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:

@@ -60,3 +60,15 @@ def test_latent_field_is_stationary_with_mean_one(model):
     lag1 = np.mean(z[:, 1:] * z[:, :-1]) / z.var()
     want = np.exp(-1 / length) if model == MODEL_OU else 0.0
     assert abs(lag1 - want) < 0.02
+
+
+def test_pair_index_finds_rows_and_rejects_absent_pairs():
+    from engine_core.kernels.lookup import PairIndex
+
+    rng = np.random.default_rng(2)
+    a = rng.integers(0, 50, 5000, dtype=np.uint64)
+    b = rng.integers(0, 2**64, 5000, dtype=np.uint64)
+    idx = PairIndex(a, b)
+    rows = rng.permutation(5000)[:1000]
+    assert np.array_equal(idx.find(a[rows], b[rows]), rows)
+    assert (idx.find(a[rows] + np.uint64(100), b[rows]) == -1).all()
