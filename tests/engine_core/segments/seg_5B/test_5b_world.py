@@ -228,3 +228,39 @@ def test_flipped_arrival_byte_fails_verify(copy):
     with pytest.raises(EngineError) as e:
         verify_all(copy)
     assert str(p.name) in e.value.detail
+
+
+def _set_column(t, name, values, typ):
+    return t.set_column(t.schema.get_field_index(name), name, pa.array(values, typ))
+
+
+def test_broken_sequence_fails_t4(copy):
+    ctx = ctx_for(copy)
+    p = sorted(dataset_path(ctx, "arrival_events_5B").glob("part-*.parquet"))[0]
+
+    def swap(t):
+        seq = t["arrival_seq"].to_numpy().copy()
+        seq[[3, 4]] = seq[[4, 3]]
+        return _set_column(t, "arrival_seq", seq, pa.int64())
+
+    _rewrite(p, swap)
+    out = checks.t4(ctx)
+    assert not out.passed and any("seq_contiguous" in v for v in out.measured["violations"])
+
+
+def test_site_of_another_merchant_fails_t5(copy):
+    ctx = ctx_for(copy)
+    p = sorted(dataset_path(ctx, "arrival_events_5B").glob("part-*.parquet"))[0]
+
+    def steal(t):
+        virt = t["is_virtual"].to_numpy(zero_copy_only=False)
+        mer = t["merchant_id"].to_numpy()
+        sid = pc.fill_null(t["site_id"], 0).to_numpy().copy()
+        phys = np.flatnonzero(~virt)
+        i, j = phys[0], phys[np.flatnonzero(mer[phys] != mer[phys[0]])[0]]
+        sid[i] = sid[j]  # a real site, but of another merchant
+        return _set_column(t, "site_id", np.where(virt, None, sid).tolist(), pa.uint64())
+
+    _rewrite(p, steal)
+    out = checks.t5(ctx)
+    assert not out.passed and out.measured["physical_bad"] == 1
