@@ -493,6 +493,7 @@ def _layer2_5b() -> tuple[StateSpec, ...]:
         s4_arrivals,
         s5_validation,
     )
+    from engine_core.segments.seg_5B.base import VIRTUAL_INPUTS
 
     gate = ("s0_gate_receipt_5B", "sealed_inputs_5B")
     l1 = (
@@ -502,12 +503,7 @@ def _layer2_5b() -> tuple[StateSpec, ...]:
         "s1_site_weights",
         "site_timezones",
         "tz_timetable_cache",
-        "virtual_classification_3B",
-        "virtual_settlement_3B",
-        "edge_catalogue_3B",
-        "edge_alias_index_3B",
-        "edge_alias_blob_3B",
-        "virtual_routing_policy_3B",
+        *VIRTUAL_INPUTS,
     )
     return (
         StateSpec("5B", "S0", s0_gate.run, gate, ("validation_bundle_5A",), scenario_scoped=True),

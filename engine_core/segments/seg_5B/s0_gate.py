@@ -22,7 +22,13 @@ from engine_core.segments.common import (
     verify_upstream,
 )
 from engine_core.segments.seg_5A.s0_gate import check_cache, seal_package
-from engine_core.segments.seg_5B.base import SEGMENT, domain, horizon, pl_table
+from engine_core.segments.seg_5B.base import (
+    SEGMENT,
+    VIRTUAL_INPUTS,
+    domain,
+    horizon,
+    pl_table,
+)
 
 STATE = "5B.S0"
 LAYER1 = ("1A", "1B", "2A", "2B", "3A", "3B")
@@ -126,17 +132,7 @@ def run(ctx: RunContext) -> StateResult:
         sealed("s1_site_weights", "2B", ("S5",)),
         sealed("site_timezones", "2A", ("S0", "S4", "S5")),
         sealed("tz_timetable_cache", "2A", ("S0", "S4", "S5")),
-        *(
-            sealed(ds, "3B", ("S1", "S4", "S5"))
-            for ds in (
-                "virtual_classification_3B",
-                "virtual_settlement_3B",
-                "edge_catalogue_3B",
-                "edge_alias_index_3B",
-                "edge_alias_blob_3B",
-                "virtual_routing_policy_3B",
-            )
-        ),
+        *(sealed(ds, "3B", ("S1", "S4", "S5")) for ds in VIRTUAL_INPUTS),
     ]
     extra = {
         "scenario_id": ctx.scenario_id,
