@@ -14,7 +14,7 @@ from engine_core.errors import EngineError
 from engine_core.io.datasets import StagedDataset
 from engine_core.kernels.counts import LAW_NB2, LAW_POISSON, counts_nb
 from engine_core.parallel import ordered_map
-from engine_core.rng.sha256_nb import derive_bucket_keys_nb, midstate, string_buffers
+from engine_core.rng.sha256_nb import bucket_streams, midstate, string_buffers
 from engine_core.segments.common import read_table
 from engine_core.segments.seg_5B import constants as K
 from engine_core.segments.seg_5B.base import (
@@ -51,21 +51,8 @@ def domain_key_prefixes(dom: pl.DataFrame):
 
 
 def row_streams(ms, dom_bytes, dom_off, row_dom: np.ndarray, row_bucket: np.ndarray):
-    n = row_dom.shape[0]
-    key, hi, lo = (np.empty(n, dtype=np.uint64) for _ in range(3))
-    derive_bucket_keys_nb(
-        ms.mid,
-        ms.tail,
-        ms.prefix_len,
-        dom_bytes,
-        dom_off,
-        row_dom.astype(np.int64),
-        row_bucket.astype(np.int64),
-        key,
-        hi,
-        lo,
-    )
-    return key, hi, lo
+    """Streams of the key law ``{merchant_id}|{tzid}|{channel_group}|{bucket_index}``."""
+    return bucket_streams(ms, dom_bytes, dom_off, row_dom, row_bucket)
 
 
 def kappa_of_rows(ctx: RunContext, classes: pl.Series, band: str) -> np.ndarray:

@@ -1,12 +1,16 @@
-"""The numba SHA-256 with midstate (layer2 §3.0, §8): byte-identical to hashlib."""
+"""Stream derivation with a shared prefix (layer2 §3.0, §8): both engines (libcrypto through
+numba, pure numba) are byte-identical to hashlib."""
 
 import hashlib
 
 import numpy as np
 import pyarrow as pa
+import pytest
 
 from engine_core.identity import uer
+from engine_core.rng import sha256_nb
 from engine_core.rng.sha256_nb import (
+    bucket_streams,
     derive_bucket_keys_nb,
     derive_streams,
     midstate,
@@ -21,7 +25,18 @@ def _words(d: bytes):
     return tuple(int.from_bytes(d[i : i + 8], "big") for i in (0, 8, 16))
 
 
-def test_midstate_streams_equal_hashlib_on_1e5_keys():
+@pytest.fixture(params=["openssl", "numba"])
+def engine(request, monkeypatch):
+    if request.param == "numba":
+        monkeypatch.setenv("FWE_SHA256", "numba")
+    sha256_nb._openssl.cache_clear()
+    if request.param == "openssl" and sha256_nb._openssl() is None:
+        pytest.skip("libcrypto not loadable here: the numba engine is the one in use")
+    yield request.param
+    sha256_nb._openssl.cache_clear()
+
+
+def test_midstate_streams_equal_hashlib_on_1e5_keys(engine):
     rng = np.random.default_rng(7)
     n = 100_000
     # lengths cover every 64-byte boundary of prefix tail + key + padding
@@ -40,7 +55,7 @@ def test_midstate_streams_equal_hashlib_on_1e5_keys():
             )
 
 
-def test_bucket_key_law_matches_the_python_stream_prefix():
+def test_bucket_key_law_matches_the_python_stream_prefix(engine):
     sp = StreamPrefix("fw.l2.v1", "5B.S4.arrival.v1", "a" * 64, "b" * 64, 2**64 - 1, "holiday_peak")
     prefix = (
         uer("fw.l2.v1") + uer("5B.S4.arrival.v1") + uer("a" * 64) + uer("b" * 64)
@@ -54,10 +69,13 @@ def test_bucket_key_law_matches_the_python_stream_prefix():
     rd = np.array([0, 1, 1, 0, 1], np.int64)
     rb = np.array([0, 9, 10, 8783, 100], np.int64)
     ms = midstate(prefix)
-    k, h, lo = (np.empty(5, np.uint64) for _ in range(3))
-    derive_bucket_keys_nb(ms.mid, ms.tail, ms.prefix_len, data, off, rd, rb, k, h, lo)
+    assert (ms.ctx is None) == (engine == "numba")
+    k, h, lo = bucket_streams(ms, data, off, rd, rb)
     for i in range(5):
         assert sp.derive(f"{doms[rd[i]]}{rb[i]}") == (int(k[i]), int(h[i]), int(lo[i]))
+    k2, h2, lo2 = (np.empty(5, np.uint64) for _ in range(3))
+    derive_bucket_keys_nb(ms.mid, ms.tail, ms.prefix_len, data, off, rd, rb, k2, h2, lo2)
+    assert np.array_equal(k, k2) and np.array_equal(h, h2) and np.array_equal(lo, lo2)
 
 
 def test_uer_suffixes_and_slice_digests():
