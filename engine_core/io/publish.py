@@ -68,7 +68,13 @@ def tree_listing(root: Path) -> list[tuple[str, str]]:
 
 
 def _conflict(final: Path, state: str, why: str) -> EngineError:
-    return EngineError("IO_WRITE_CONFLICT", state, f"{final}: {why}; refusing to overwrite")
+    return EngineError(
+        "IO_WRITE_CONFLICT",
+        state,
+        f"{final}: {why}; refusing to overwrite (same inputs and seed give the same bytes, so "
+        "either the engine changed since that world was built — use a fresh --data-root — or "
+        "this is a determinism defect)",
+    )
 
 
 def publish_file(staged: Path, final: Path, *, state: str = "ENGINE") -> str:
