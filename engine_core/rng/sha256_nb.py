@@ -13,7 +13,6 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
-import hashlib
 import os
 from dataclasses import dataclass
 
@@ -145,6 +144,26 @@ def derive_suffixes_nb(mid, tail, prefix_len, suf, suf_off, out_key, out_hi, out
         _words3(state, out_key, out_hi, out_lo, r)
 
 
+@njit(nogil=True, cache=True, inline="always")
+def _decimal_digits(v, digits):
+    """Decimal digits of ``v ≥ 0`` into ``digits``, least significant first; returns count."""
+    nd = 0
+    while True:
+        digits[nd] = np.uint8(48 + v % 10)
+        v //= 10
+        nd += 1
+        if v == 0:
+            return nd
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _put_be32(buf, pos, x):
+    buf[pos] = np.uint8((x >> 24) & 0xFF)
+    buf[pos + 1] = np.uint8((x >> 16) & 0xFF)
+    buf[pos + 2] = np.uint8((x >> 8) & 0xFF)
+    buf[pos + 3] = np.uint8(x & 0xFF)
+
+
 @njit(nogil=True, cache=True)
 def derive_bucket_keys_nb(
     mid, tail, prefix_len, dom, dom_off, row_dom, row_bucket, out_key, out_hi, out_lo
@@ -165,22 +184,12 @@ def derive_bucket_keys_nb(
     prev_d, prev_nd, total, dpos, first = -1, -1, 0, 0, 0
     for r in range(row_dom.shape[0]):
         d = row_dom[r]
-        v = np.int64(row_bucket[r])
-        nd = 0
-        while True:
-            digits[nd] = np.uint8(48 + v % 10)
-            v //= 10
-            nd += 1
-            if v == 0:
-                break
+        nd = _decimal_digits(np.int64(row_bucket[r]), digits)
         if d != prev_d or nd != prev_nd:
             a, b = dom_off[d], dom_off[d + 1]
             klen = (b - a) + nd
             p = nt
-            buf[p] = np.uint8((klen >> 24) & 0xFF)
-            buf[p + 1] = np.uint8((klen >> 16) & 0xFF)
-            buf[p + 2] = np.uint8((klen >> 8) & 0xFF)
-            buf[p + 3] = np.uint8(klen & 0xFF)
+            _put_be32(buf, p, klen)
             p += 4
             for i in range(b - a):
                 buf[p + i] = dom[a + i]
@@ -330,21 +339,11 @@ def _ossl_bucket_keys(
     prev_d, prev_nd = -1, -1
     for r in range(row_dom.shape[0]):
         d = row_dom[r]
-        v = np.int64(row_bucket[r])
-        nd = 0
-        while True:
-            digits[nd] = np.uint8(48 + v % 10)
-            v //= 10
-            nd += 1
-            if v == 0:
-                break
+        nd = _decimal_digits(np.int64(row_bucket[r]), digits)
         if d != prev_d or nd != prev_nd:  # UER length + domain prefix, absorbed once
             a, b = dom_off[d], dom_off[d + 1]
             klen = (b - a) + nd
-            buf[0] = np.uint8((klen >> 24) & 0xFF)
-            buf[1] = np.uint8((klen >> 16) & 0xFF)
-            buf[2] = np.uint8((klen >> 8) & 0xFF)
-            buf[3] = np.uint8(klen & 0xFF)
+            _put_be32(buf, 0, klen)
             for i in range(b - a):
                 buf[4 + i] = dom[a + i]
             pre[:] = ctx0
@@ -465,7 +464,3 @@ def sha256_hex_slices(data: np.ndarray, offsets, lengths) -> list[str]:
         data, np.asarray(offsets, dtype=np.int64), np.asarray(lengths, dtype=np.int64), out
     )
     return bytes(out).hex(sep=" ", bytes_per_sep=-32).split(" ") if out.shape[0] else []
-
-
-def reference_digest(prefix: bytes, suffix: bytes) -> bytes:
-    return hashlib.sha256(prefix + suffix).digest()

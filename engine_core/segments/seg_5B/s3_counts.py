@@ -50,11 +50,6 @@ def domain_key_prefixes(dom: pl.DataFrame):
     return string_buffers(s.to_arrow())
 
 
-def row_streams(ms, dom_bytes, dom_off, row_dom: np.ndarray, row_bucket: np.ndarray):
-    """Streams of the key law ``{merchant_id}|{tzid}|{channel_group}|{bucket_index}``."""
-    return bucket_streams(ms, dom_bytes, dom_off, row_dom, row_bucket)
-
-
 def kappa_of_rows(ctx: RunContext, classes: pl.Series, band: str) -> np.ndarray:
     """κ per domain row: one value per distinct class, mapped vectorised."""
     k = ctx.manifest.policies["counts_5B"]["nb2"]["kappa"]
@@ -89,7 +84,7 @@ class Inputs:
         h = self.hz.h
         nz = np.flatnonzero(mu > K.LAMBDA_ZERO_EPS)
         row_dom = a + nz // h
-        key, hi, lo = row_streams(self.ms, self.dom_bytes, self.dom_off, row_dom, nz % h)
+        key, hi, lo = bucket_streams(self.ms, self.dom_bytes, self.dom_off, row_dom, nz % h)
         vals = np.zeros(nz.shape[0], dtype=np.int64)
         bad = counts_nb(mu[nz], self.kappa_dom[row_dom], key, hi, lo, self.law, K.COUNT_CAP, vals)
         if bad >= 0:

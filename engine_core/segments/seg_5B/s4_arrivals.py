@@ -19,7 +19,7 @@ from engine_core.io.datasets import StagedDataset
 from engine_core.kernels import alias_blob
 from engine_core.kernels.arrivals import ERR_NAMES, expand_arrivals
 from engine_core.parallel import ordered_map
-from engine_core.rng.sha256_nb import midstate
+from engine_core.rng.sha256_nb import bucket_streams, midstate
 from engine_core.segments.common import dataset_path, read_table
 from engine_core.segments.seg_3B.s4_routing_contract import routing_policy
 from engine_core.segments.seg_5B import constants as K
@@ -39,7 +39,7 @@ from engine_core.segments.seg_5B.base import (
     read_part,
     require_trace,
 )
-from engine_core.segments.seg_5B.s3_counts import domain_key_prefixes, row_streams
+from engine_core.segments.seg_5B.s3_counts import domain_key_prefixes
 
 STATE = "5B.S4"
 FAMILY = "5B.S4.arrival.v1"
@@ -242,7 +242,7 @@ class Router:
         row_seq: np.ndarray,
     ):
         """Kernel outputs for the given non-zero bucket rows (in writer order)."""
-        key, hi, lo = row_streams(self.ms, self.dom_bytes, self.dom_off, row_dom, row_bucket)
+        key, hi, lo = bucket_streams(self.ms, self.dom_bytes, self.dom_off, row_dom, row_bucket)
         counts = row_count.astype(np.uint32)
         off = np.zeros(counts.shape[0] + 1, dtype=np.int64)
         np.cumsum(counts, out=off[1:])

@@ -18,6 +18,7 @@ from engine_core.kernels.arrival_checks import arrival_part_nb
 from engine_core.kernels.civil import civil_segments
 from engine_core.kernels.lookup import PairIndex
 from engine_core.parallel import ordered_map
+from engine_core.rng.sha256_nb import bucket_streams
 from engine_core.segments.common import dataset_path, read_table
 from engine_core.segments.seg_5A.s2_shapes import conventions
 from engine_core.segments.seg_5B import constants as K
@@ -315,7 +316,7 @@ def arrival_pass(c: Context5) -> dict:
             res["r2_bad"] = sum(not sub.column(k).equals(regen.column(k)) for k in t.column_names)
         # R1 (S4) expected trace of this part
         key, hi, lo = (
-            s3_counts.row_streams(
+            bucket_streams(
                 r.ms, r.dom_bytes, r.dom_off, pp.row_dom[[0, -1]], pp.row_bucket[[0, -1]]
             )
             if cnt.size
