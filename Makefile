@@ -36,6 +36,7 @@ bench: setup
 lint: setup
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen lint-imports
 
 clean:
 	rm -rf .venv .pytest_cache data .dagster_home

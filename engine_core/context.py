@@ -6,8 +6,8 @@ Execution settings (workers, progress) never enter data: outputs must not depend
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from engine_core.contracts import Dictionary
@@ -29,6 +29,10 @@ class RunContext:
     workers: int = field(default_factory=default_workers)
     # progress(state, done, total) — CLI draws a bar, Dagster logs; never affects data
     progress: Callable[[str, int, int], None] | None = None
+    # the running state's resolved declaration (``statespec.StateSpec``): reads outside it
+    # are READ_SCOPE_VIOLATION; None for checks run on their own (e.g. Dagster check ops)
+    state: object | None = None
+    seen: set = field(default_factory=set)  # the declared inputs this state actually opened
 
     @property
     def mf(self) -> str:
@@ -40,6 +44,62 @@ class RunContext:
 
     def keys(self) -> PartitionKeys:
         return self.manifest.keys(self.seed, self.scenario_id)
+
+
+class DeclaredPolicies(Mapping):
+    """``manifest.policies`` as a state sees it: only its declared policies."""
+
+    def __init__(self, policies: Mapping, ctx: RunContext) -> None:
+        self._policies, self._ctx = policies, ctx
+
+    def __getitem__(self, name: str):
+        guard(self._ctx, name, "ROW_LEVEL")
+        return self._policies[name]
+
+    def __iter__(self):
+        return iter(self._policies)
+
+    def __len__(self) -> int:
+        return len(self._policies)
+
+
+def bind_state(ctx: RunContext, spec) -> RunContext:
+    """``ctx`` for running ``spec``: its reads are guarded against the declaration."""
+    bound = replace(ctx, state=spec, seen=set())
+    policies = DeclaredPolicies(ctx.manifest.policies, bound)
+    object.__setattr__(bound, "manifest", replace(ctx.manifest, policies=policies))
+    return bound
+
+
+def all_policies(ctx: RunContext) -> Mapping:
+    """Every policy of the manifest, undeclared ones included (for sealing, never reading)."""
+    pol = ctx.manifest.policies
+    return pol._policies if isinstance(pol, DeclaredPolicies) else pol
+
+
+def guard(ctx: RunContext, name: str, scope: str) -> None:
+    """Refuse a read the running state did not declare (or declared metadata-only when rows
+    are read); record the ones it makes. Own outputs are always readable."""
+    spec = ctx.state
+    if spec is None or name in spec.outputs:
+        return
+    from engine_core.errors import EngineError
+
+    declared = spec.scope_of(name)
+    if declared is None:
+        raise EngineError(
+            "READ_SCOPE_VIOLATION",
+            spec.state_id,
+            f"{name} is not a declared read of {spec.state_id} (declare it in "
+            f"engine_core/segments/seg_{spec.segment}/__init__.py)",
+        )
+    if scope == "ROW_LEVEL" and declared != "ROW_LEVEL":
+        raise EngineError(
+            "READ_SCOPE_VIOLATION",
+            spec.state_id,
+            f"{name} is declared {declared} by {spec.state_id}; its rows are not readable",
+        )
+    ctx.seen.add(name)
 
 
 @dataclass

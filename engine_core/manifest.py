@@ -128,3 +128,17 @@ def find_manifest_record(data_root: Path, world_key: str) -> dict:
             "USAGE", detail=f"world {world_key}: scenario {scenario!r} not in manifest"
         )
     return rec
+
+
+def manifest_state(ctx):
+    """The ENGINE.manifest state: publish the manifest record (idempotent: same policies →
+    same bytes → reuse)."""
+    from engine_core.context import StateResult
+
+    res = publish_manifest(ctx.manifest, ctx.data_root, ctx.dictionary)
+    return StateResult(
+        "ENGINE.manifest",
+        [res],
+        rows=1,
+        metadata={"manifest_fingerprint": ctx.mf, "parameter_hash": ctx.ph},
+    )

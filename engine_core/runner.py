@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from engine_core.context import RunContext, default_workers
-from engine_core.contracts import load_dictionary
+from engine_core.context import RunContext, StateResult, bind_state, default_workers
 from engine_core.errors import EngineError
 from engine_core.manifest import build_manifest
-from engine_core.registry import select_until
+from engine_core.registry import Registry, registry
+from engine_core.statespec import StateSpec
 
 
 def run_world(
@@ -22,16 +22,20 @@ def run_world(
     workers: int | None = None,
     progress: bool = False,
     only: bool = False,
+    reg: Registry | None = None,
 ) -> list[dict]:
-    """Run states; returns one row per executed state: state, scenario, rows, seconds."""
-    dictionary = load_dictionary()
+    """Run states; returns one row per executed state: state, scenario, rows, seconds.
+    ``reg``: another registry (e.g. with a test fixture's segments); default the packaged
+    contracts and the discovered segments."""
+    reg = reg or registry()
+    dictionary = reg.dictionary
     manifest = build_manifest(profile, dictionary)
     if scenario is not None and scenario not in manifest.scenarios:
         raise EngineError(
             "USAGE", detail=f"--scenario {scenario}: not in {', '.join(manifest.scenarios)}"
         )
     scenarios = [scenario] if scenario else list(manifest.scenarios)
-    states = select_until(until)
+    states = reg.select_until(until)
     if only:  # just the named state (its inputs must already be published)
         states = [s for s in states if s.state_id == until]
         if not states:
@@ -53,10 +57,7 @@ def run_world(
                 progress=bar,
             )
             t0 = time.perf_counter()
-            try:
-                res = spec.func(ctx)
-            except EngineError as e:
-                raise e if e.state != "ENGINE" else e.with_state(spec.state_id) from None
+            res = execute(ctx, spec)
             rows.append(
                 {
                     "state": spec.state_id,
@@ -69,6 +70,20 @@ def run_world(
             )
             done.add(spec.state_id)
     return rows
+
+
+def execute(ctx: RunContext, spec: StateSpec) -> StateResult:
+    """Run one state bound to its declaration (reads outside it are refused); an error
+    raised without a state is attributed to this one."""
+    try:
+        return spec.func(bind_state(ctx, spec))
+    except EngineError as e:
+        raise e if e.state != "ENGINE" else e.with_state(spec.state_id) from None
+
+
+def run_state(ctx: RunContext, state_id: str) -> StateResult:
+    """Run the registered state ``state_id`` in ``ctx`` (its inputs must be published)."""
+    return execute(ctx, registry(ctx.dictionary).state(state_id))
 
 
 def _peak_rss_mib() -> float:

@@ -9,17 +9,18 @@ from engine_core.errors import EngineError
 from engine_core.gates.bundle import FLAG, INDEX, verify_bundle
 from engine_core.identity import file_sha256
 from engine_core.io.publish import STAGING
+from engine_core.io.verify import DIGESTS
 
 
 def data_files(root: Path) -> list[tuple[str, str]]:
     """``(relative path, sha256)`` of every published file under ``root``, sorted by path.
-    Staging scratch is not published data and is skipped."""
+    Staging scratch and the digest records are not published data and are skipped."""
     root = Path(root)
     if not root.is_dir():
         raise EngineError("USAGE", detail=f"data root {root} does not exist")
     out = []
     for dirpath, dirnames, files in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d != STAGING)
+        dirnames[:] = sorted(d for d in dirnames if d not in (STAGING, DIGESTS))
         for f in files:
             p = Path(dirpath) / f
             out.append((p.relative_to(root).as_posix(), file_sha256(p)))
@@ -27,7 +28,11 @@ def data_files(root: Path) -> list[tuple[str, str]]:
 
 
 def bundle_dirs(root: Path, seed: int | None = None) -> list[Path]:
-    found = sorted(p.parent for p in Path(root).rglob(INDEX) if STAGING not in p.parts)
+    found = sorted(
+        p.parent
+        for p in Path(root).rglob(INDEX)
+        if STAGING not in p.parts and DIGESTS not in p.parts
+    )
     if seed is not None:
         found = [
             d

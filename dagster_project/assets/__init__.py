@@ -1,16 +1,35 @@
-"""One module per segment; ``all_assets()`` is what Definitions loads."""
+"""The asset graph, discovered from the engine registry: one multi-asset per declared state
+(an asset per output dataset, deps from its declaration), the policies and reference data as
+observable sources, and the hooks of the few exceptions (the 5B T10 stability panel)."""
 
-from dagster_project.assets import seg_1A, seg_1B, seg_2A, seg_2B, seg_3A, seg_3B, seg_5A, seg_5B
-from dagster_project.assets.engine import manifest_record
-from dagster_project.assets.sources import source_assets
+from __future__ import annotations
 
-SEGMENT_MODULES = (seg_1A, seg_1B, seg_2A, seg_2B, seg_3A, seg_3B, seg_5A, seg_5B)
+from functools import cache
+
+from dagster_project.assets.factory import state_asset
+from dagster_project.assets.panel import panel_assets
+from dagster_project.assets.sources import source_assets, source_keys
+from engine_core.registry import Registry, registry
 
 
-def materializable_assets() -> list:
-    """Every (seed, world)-partitioned asset (what ``world_job`` materialises)."""
-    return [manifest_record, *(a for m in SEGMENT_MODULES for a in m.assets)]
+@cache
+def _state_assets(reg: Registry) -> tuple:
+    out = []
+    for spec in reg.states:
+        seg = reg.segments.get(spec.segment)
+        # the manifest record hangs off the policy/refdata sources (its identity)
+        extra = source_keys() if spec.segment == "ENGINE" else ()
+        out.append(
+            state_asset(spec, extra, eager=bool(seg and seg.eager), dictionary=reg.dictionary)
+        )
+    return tuple(out)
+
+
+def materializable_assets(reg: Registry | None = None) -> list:
+    """Every (seed, world)-partitioned asset (what ``world_job`` materialises), one
+    multi-asset per state of ``reg`` (default: the discovered segments)."""
+    return list(_state_assets(reg or registry()))
 
 
 def all_assets() -> list:
-    return [*source_assets(), *materializable_assets(), *seg_5B.panel_assets]
+    return [*source_assets(), *materializable_assets(), *panel_assets]

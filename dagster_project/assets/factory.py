@@ -10,18 +10,21 @@ import dagster as dg
 
 from dagster_project.partitions import parse_partition, world_seed_partitions
 from dagster_project.resources import EngineResource
-from engine_core.contracts import load_dictionary
 from engine_core.errors import EngineError
-from engine_core.registry import STATES, StateSpec, published_outputs
+from engine_core.registry import registry
+from engine_core.reuse import published_outputs
+from engine_core.runner import execute
+from engine_core.statespec import StateSpec
 
 # run tag that makes scenario-free states recompute (the nightly determinism regression)
 RECOMPUTE_TAG = "fwe/recompute"
 
 
-def asset_key(dataset_id: str) -> dg.AssetKey:
+def asset_key(dataset_id: str, dictionary=None) -> dg.AssetKey:
+    """``layer/segment/dataset`` (the dictionary path's first part and owner segment)."""
     if dataset_id == "manifest_record":
         return dg.AssetKey(["engine", "manifest_record"])
-    spec = load_dictionary().dataset(dataset_id)
+    spec = (dictionary or registry().dictionary).dataset(dataset_id)
     return dg.AssetKey([spec.path.split("/")[0], spec.segment, dataset_id])
 
 
@@ -32,18 +35,8 @@ def _data_version(files) -> dg.DataVersion:
     return dg.DataVersion(h.hexdigest())
 
 
-def check_results(checks, rows) -> list[dg.AssetCheckResult]:
-    """Asset-check results from a validation state's report rows (computed once, in the
-    state's own full pass — layer2 §5.1)."""
-    from dagster_project.checks.factory import check_result
-
-    by_id = {c.check_id: c for c in checks}
-    return [check_result(by_id[r["check_id"]], r, with_key=True) for r in rows]
-
-
-def run_state(context, engine: EngineResource, spec: StateSpec, checks=()):
-    """Run one engine state for the partition; EngineError → a one-line Dagster Failure.
-    With ``checks`` (inline asset checks), their results come from the state's report rows."""
+def run_state(context, engine: EngineResource, spec: StateSpec):
+    """Run one engine state for the partition; EngineError → a one-line Dagster Failure."""
     seed, world = parse_partition(context.partition_key)
     try:
         ctx = engine.run_context(seed, world, scenario_scoped=spec.scenario_scoped, log=context.log)
@@ -51,11 +44,9 @@ def run_state(context, engine: EngineResource, spec: StateSpec, checks=()):
         force = context.run.tags.get(RECOMPUTE_TAG) == "true"
         res = None if force else published_outputs(spec, ctx)
         if res is None:
-            res = spec.func(ctx)
+            res = execute(ctx, spec)
         seconds = time.perf_counter() - t0
     except EngineError as e:
-        if checks and getattr(e, "check_rows", None):
-            yield from check_results(checks, e.check_rows)
         raise dg.Failure(description=e.message, metadata={"code": e.full_code}) from None
     by_id = {o.dataset_id: o for o in res.outputs}
     for ds in spec.outputs:
@@ -79,77 +70,41 @@ def run_state(context, engine: EngineResource, spec: StateSpec, checks=()):
                     continue
                 meta[k] = dg.MetadataValue.md(v) if k.endswith("_md") else v
         yield dg.MaterializeResult(
-            asset_key=asset_key(ds), metadata=meta, data_version=_data_version(out.files)
+            asset_key=asset_key(ds, ctx.dictionary),
+            metadata=meta,
+            data_version=_data_version(out.files),
         )
-    if checks:
-        rows = res.metadata.get("check_rows")
-        if rows is None:  # reused bundle: its published report holds the rows
-            rows = _report_rows(by_id[spec.outputs[0]].path, spec.segment)
-        yield from check_results(checks, rows)
 
 
-def _report_rows(bundle, segment: str) -> list[dict]:
-    import json
-
-    return json.loads((bundle / f"validation_report_{segment}.json").read_bytes())["checks"]
-
-
-def check_specs(checks) -> list[dg.AssetCheckSpec]:
-    from engine_core.checks import INTEGRITY
-
-    return [
-        dg.AssetCheckSpec(
-            name=c.check_id.replace(".", "_"),
-            asset=asset_key(c.dataset),
-            blocking=c.kind == INTEGRITY,
-            description=c.description or f"{c.kind} check {c.check_id}",
-        )
-        for c in checks
-    ]
-
-
-def state_asset(spec: StateSpec, extra_deps=(), checks=()) -> dg.AssetsDefinition:
-    deps = [asset_key(r) for r in spec.reads] + list(extra_deps)
+def state_asset(
+    spec: StateSpec, extra_deps=(), *, eager: bool = False, dictionary=None
+) -> dg.AssetsDefinition:
+    """One multi-asset for a state: an asset per output dataset, deps = the datasets it
+    reads (its declaration), description = the dictionary's or the state module's."""
+    d = dictionary or registry().dictionary
+    deps = [asset_key(r, d) for r in spec.reads] + list(extra_deps)
     specs = [
         dg.AssetSpec(
-            key=asset_key(ds),
+            key=asset_key(ds, d),
             deps=deps,
             group_name="engine" if spec.segment == "ENGINE" else f"seg_{spec.segment}",
-            description=load_dictionary().dataset(ds).__dict__.get("description")
-            or f"{ds} — published by {spec.state_id}",
-            kinds={"parquet"} if load_dictionary().dataset(ds).format == "parquet" else {"json"},
-            # layer2 §6.3: a 5B world partition follows fresh 5A/layer-1 bundles (the default
+            description=d.dataset(ds).description or f"{ds} — published by {spec.state_id}",
+            kinds={"parquet"} if d.dataset(ds).format == "parquet" else {"json"},
+            # layer2 §6.3: a segment marked eager follows fresh upstream bundles (the default
             # automation sensor is off until switched on in the UI)
-            automation_condition=dg.AutomationCondition.eager() if spec.segment == "5B" else None,
+            automation_condition=dg.AutomationCondition.eager() if eager else None,
         )
         for ds in spec.outputs
     ]
+    doc = (__import__(spec.func.__module__, fromlist=["_"]).__doc__ or spec.state_id).strip()
 
     @dg.multi_asset(
         specs=specs,
-        check_specs=check_specs(checks) or None,
         name=spec.state_id.replace(".", "_").lower(),
         partitions_def=world_seed_partitions,
-        description=(
-            spec.func.__module__
-            and __import__(spec.func.__module__, fromlist=["_"]).__doc__
-            or spec.state_id
-        )
-        .strip()
-        .splitlines()[0],
+        description=doc.splitlines()[0],
     )
     def _state(context, engine: EngineResource):
-        yield from run_state(context, engine, spec, checks)
+        yield from run_state(context, engine, spec)
 
     return _state
-
-
-def segment_assets(segment: str, extra_deps=(), inline_checks=None) -> list[dg.AssetsDefinition]:
-    """One multi-asset per state; ``inline_checks`` (state id → checks) are evaluated inside
-    that state's own run instead of as separate check ops."""
-    inline = inline_checks or {}
-    return [
-        state_asset(s, extra_deps, inline.get(s.state_id, ()))
-        for s in STATES
-        if s.segment == segment
-    ]

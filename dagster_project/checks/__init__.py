@@ -1,10 +1,29 @@
-"""Asset checks: validation-bundle integrity (blocking) and realism gates, per segment."""
+"""Asset checks, discovered from the registry: every segment's checks sit on the dataset
+they measure (integrity blocking ERROR, realism gates ERROR or advisory WARN). A segment
+marked ``checks_in_one_pass`` (5B: one full memoised measurement pass) gets one op for all
+of its checks; the others one op per check. Plus the manifest-record check."""
 
-from dagster_project.checks import seg_1A, seg_1B, seg_2A, seg_2B, seg_3A, seg_3B, seg_5A, seg_5B
+from __future__ import annotations
+
+from functools import cache
+
 from dagster_project.checks.engine import manifest_checks
+from dagster_project.checks.factory import engine_check, one_pass_checks
+from engine_core.registry import Registry, registry
 
-SEGMENT_MODULES = (seg_1A, seg_1B, seg_2A, seg_2B, seg_3A, seg_3B, seg_5A, seg_5B)
+
+@cache
+def _checks(reg: Registry) -> tuple:
+    out = list(manifest_checks)
+    for seg in reg.segments.values():
+        checks = reg.checks(seg.id)
+        if seg.checks_in_one_pass:
+            data_states = [s for s in reg.segment_states(seg.id) if not s.validation]
+            out.append(one_pass_checks(seg.id, checks, data_states[-1].outputs, reg.dictionary))
+        else:
+            out += [engine_check(c, reg.dictionary) for c in checks]
+    return tuple(out)
 
 
-def all_checks() -> list:
-    return [*manifest_checks, *(c for m in SEGMENT_MODULES for c in m.checks)]
+def all_checks(reg: Registry | None = None) -> list:
+    return list(_checks(reg or registry()))

@@ -25,11 +25,16 @@ def _meta(value) -> dg.MetadataValue:
     return dg.MetadataValue.text(json.dumps(value) if not isinstance(value, str) else value)
 
 
-def check_result(check: Check, row: dict, *, with_key: bool = False) -> dg.AssetCheckResult:
+def check_result(
+    check: Check, row: dict, *, with_key: bool = False, dictionary=None
+) -> dg.AssetCheckResult:
     """The Dagster result of one report row (``with_key`` names the asset and check, for
     results yielded by a multi-asset rather than by the check op itself)."""
     extra = (
-        {"asset_key": asset_key(check.dataset), "check_name": check.check_id.replace(".", "_")}
+        {
+            "asset_key": asset_key(check.dataset, dictionary),
+            "check_name": check.check_id.replace(".", "_"),
+        }
         if with_key
         else {}
     )
@@ -48,9 +53,9 @@ def check_result(check: Check, row: dict, *, with_key: bool = False) -> dg.Asset
     )
 
 
-def engine_check(check: Check) -> dg.AssetChecksDefinition:
+def engine_check(check: Check, dictionary=None) -> dg.AssetChecksDefinition:
     @dg.asset_check(
-        asset=asset_key(check.dataset),
+        asset=asset_key(check.dataset, dictionary),
         name=check.check_id.replace(".", "_"),
         blocking=check.kind == INTEGRITY,
         partitions_def=world_seed_partitions,
@@ -64,5 +69,40 @@ def engine_check(check: Check) -> dg.AssetChecksDefinition:
     return _check
 
 
-def segment_checks(checks: list[Check]) -> list[dg.AssetChecksDefinition]:
-    return [engine_check(c) for c in checks]
+def _spec(check: Check, blocking: bool, dictionary) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        name=check.check_id.replace(".", "_"),
+        asset=asset_key(check.dataset, dictionary),
+        blocking=blocking,
+        description=check.description or f"{check.kind} check {check.check_id}",
+        partitions_def=world_seed_partitions,
+    )
+
+
+def one_pass_checks(
+    segment: str, checks: list[Check], last_outputs: tuple[str, ...], dictionary=None
+) -> dg.AssetChecksDefinition:
+    """All of a segment's checks in one op: they read one memoised full pass over the
+    partition (the same numbers its validation state reports), each result attached to the
+    dataset it measures. The pass needs the segment's last data state, so only checks on
+    that state's outputs (``last_outputs``) can block in Dagster; an integrity failure on
+    an earlier dataset still withholds the validation flag, which every consumer HashGates."""
+
+    @dg.multi_asset_check(
+        specs=[
+            _spec(c, c.kind == INTEGRITY and c.dataset in last_outputs, dictionary) for c in checks
+        ],
+        name=f"checks_{segment.lower()}",
+        description=f"{segment} gates from one full pass over the partition",
+        can_subset=True,  # a run of some of the segment's assets evaluates their checks only
+    )
+    def _checks(context, engine: EngineResource):
+        seed, world = parse_partition(context.partition_key)
+        ctx = engine.run_context(seed, world, scenario_scoped=True, log=context.log)
+        selected = context.selected_asset_check_keys
+        for c in checks:
+            key = dg.AssetCheckKey(asset_key(c.dataset, dictionary), c.check_id.replace(".", "_"))
+            if key in selected:
+                yield check_result(c, c.evaluate(ctx), with_key=True, dictionary=dictionary)
+
+    return _checks

@@ -31,6 +31,7 @@ class DatasetSpec:
     sort_order: tuple[str, ...]
     consumers: tuple[str, ...]
     rows_per_part: int | None = None
+    description: str = ""
 
     @property
     def is_directory(self) -> bool:
@@ -75,6 +76,7 @@ class Dictionary:
                 sort_order=tuple(d["sort_order"]),
                 consumers=tuple(d["consumers"]),
                 rows_per_part=d.get("rows_per_part"),
+                description=d.get("description", ""),
             )
             self._check_dataset(spec, f"{rel}: /datasets/{i}")
             if spec.id in self.datasets:

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from engine_core.contracts.dictionary import Dictionary
 from engine_core.errors import EngineError
-from engine_core.identity import file_sha256
 from engine_core.io.datasets import json_bytes
 from engine_core.io.publish import publish_dir, staging_path
+from engine_core.io.verify import sha256_cached
 
 INDEX = "index.json"
 FLAG = "_passed.flag"
@@ -154,7 +154,7 @@ def verify_bundle(
             raise EngineError(
                 code, state, f"{path}: indexed file is missing (listed in {bundle_dir / INDEX})"
             )
-        if file_sha256(path) != e["sha256"]:
+        if sha256_cached(path) != e["sha256"]:
             raise EngineError(code, state, f"{path}: sha256 differs from the bundle index")
         dirs.setdefault(path.parent, set()).add(path.name)
     for d, names in sorted(dirs.items()):

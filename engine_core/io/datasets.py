@@ -19,6 +19,7 @@ from engine_core.io.publish import (
     staging_path,
     tree_listing,
 )
+from engine_core.io.verify import write_record
 
 HIVE_TYPES = {"seed": "UInt64", "manifest_fingerprint": "String", "scenario_id": "String"}
 
@@ -39,6 +40,20 @@ class PartitionKeys:
             "seed": self.seed,
             "scenario_id": self.scenario_id,
         }
+
+
+def partition_keys_of(
+    spec: DatasetSpec, *, mf: str, ph: str, seed: int | None = None, scenario_id=None
+) -> PartitionKeys:
+    """The keys of ``spec``'s partition in a run: only the run fields the dataset is
+    partitioned by (SF datasets drop the seed, scenario-free ones the scenario)."""
+    pk = spec.partition_keys
+    return PartitionKeys(
+        mf=mf,
+        ph=ph,
+        seed=seed if "seed" in pk else None,
+        scenario_id=scenario_id if "scenario_id" in pk else None,
+    )
 
 
 @dataclass
@@ -84,6 +99,7 @@ def _result(spec, final: Path, data_root: Path, status: str, rows: int) -> Publi
         from engine_core.identity import file_sha256
 
         files = [(final.relative_to(root).as_posix(), file_sha256(final))]
+    write_record(root, final, files)  # what readers verify the partition against
     return PublishResult(spec.id, final, status, rows, files)
 
 
@@ -128,6 +144,36 @@ def write_parquet_dataset(
         )
     status = publish_dir(staged, final, state=state)
     return _result(spec, final, data_root, status, rows)
+
+
+def publish_staged_dir(
+    dictionary: Dictionary,
+    dataset_id: str,
+    staged: Path,
+    final: Path,
+    data_root: Path,
+    *,
+    state: str,
+    rows: int,
+) -> PublishResult:
+    """Publish a partition a state staged itself (custom layouts, e.g. the tz cache)."""
+    status = publish_dir(staged, final, state=state)
+    return _result(dictionary.dataset(dataset_id), final, data_root, status, rows)
+
+
+def publish_blob(
+    dictionary: Dictionary,
+    dataset_id: str,
+    data: bytes,
+    final: Path,
+    data_root: Path,
+    *,
+    state: str,
+    rows: int,
+) -> PublishResult:
+    """Publish a single-file dataset of raw bytes (alias blobs, canonical JSON contracts)."""
+    status = publish_bytes(data, final, data_root, state=state)
+    return _result(dictionary.dataset(dataset_id), final, data_root, status, rows)
 
 
 def json_bytes(doc) -> bytes:
@@ -178,13 +224,25 @@ class StagedDataset:
     """A parquet partition written part by part (possibly from worker threads, each writing
     its own ``part-NNNNN.parquet``) and published as a whole at the end (A§5)."""
 
-    def __init__(self, ctx, dataset_id: str, *, state: str, column_encoding=None):
+    def __init__(
+        self,
+        ctx,
+        dataset_id: str,
+        *,
+        state: str,
+        column_encoding=None,
+        keys: PartitionKeys | None = None,
+    ):
+        """``keys`` default to the run's (``ctx.mf``, ``ctx.ph``, ``ctx.seed``,
+        ``ctx.scenario_id``) restricted to the dataset's partition keys."""
         self.ctx, self.dataset_id, self.state = ctx, dataset_id, state
         self.spec = ctx.dictionary.dataset(dataset_id)
         self.schema = ctx.dictionary.arrow_schema_of(self.spec)
-        from engine_core.segments.common import keys_for
-
-        self.keys = keys_for(ctx, dataset_id)
+        if keys is None:
+            keys = partition_keys_of(
+                self.spec, mf=ctx.mf, ph=ctx.ph, seed=ctx.seed, scenario_id=ctx.scenario_id
+            )
+        self.keys = keys
         self.final = resolve(ctx.dictionary, dataset_id, ctx.data_root, self.keys)
         self.staged = staging_path(ctx.data_root, dataset_id)
         self.staged.mkdir()

@@ -15,6 +15,7 @@ leftovers live only under ``.staging`` and are never read.
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import shutil
 import uuid
@@ -65,6 +66,15 @@ def tree_listing(root: Path) -> list[tuple[str, str]]:
     else:
         digests = [file_sha256(p) for p in paths]
     return sorted((p.relative_to(root).as_posix(), d) for p, d in zip(paths, digests, strict=True))
+
+
+def dataset_digest(root: Path) -> str:
+    """sha256 of the sha256 values of the files below ``root`` (a published partition),
+    concatenated in path order (the A§6 index law)."""
+    h = hashlib.sha256()
+    for _, sha in tree_listing(root):
+        h.update(sha.encode("ascii"))
+    return h.hexdigest()
 
 
 def _conflict(final: Path, state: str, why: str) -> EngineError:

@@ -1,5 +1,7 @@
 """RNG ledger (ARCHITECTURE §4): ``rng_trace_log`` rows (one per part × family) and one
-``rng_audit_log`` row per RNG-bearing state, published with the state's data."""
+``rng_audit_log`` row per RNG-bearing state, published with the state's data
+(``engine_core.segments.common.publish_ledger``). The tables take their contract schemas as
+arguments: rng depends on neither the contracts nor io."""
 
 from __future__ import annotations
 
@@ -16,12 +18,6 @@ from engine_core.rng.streams import ctr_add
 
 GENERATOR = "philox2x64-10"
 _LIBS = ("numpy", "numba", "pyarrow", "polars")
-
-
-def _schema(table: str) -> pa.Schema:
-    from engine_core.contracts import arrow_schema, load_dictionary
-
-    return arrow_schema(load_dictionary().schemas, f"rng.yaml#/$defs/{table}")
 
 
 @dataclass
@@ -108,9 +104,11 @@ class RngLedger:
             last=(stream.key, lh, ll),
         )
 
-    def trace_table(self) -> pa.Table:
+    def trace_table(self, schema: pa.Schema) -> pa.Table:
+        """The trace rows as a table of ``schema`` (the contract's ``rng_trace_log``, or
+        ``rng_trace_log_l2`` for a layer-2 ledger)."""
         if self.law_versions is not None:
-            return self._trace_table_l2()
+            return self._trace_table_l2(schema)
         cols: dict[str, list] = {
             k: []
             for k in (
@@ -134,10 +132,9 @@ class RngLedger:
             values = (self.state, fam, part, r.events, r.draws, r.blocks, *first, *last)
             for k, v in zip(cols, values, strict=True):
                 cols[k].append(v)
-        return pa.table(cols, schema=_schema("rng_trace_log"))
+        return pa.table(cols, schema=schema)
 
-    def _trace_table_l2(self) -> pa.Table:
-        schema = _schema("rng_trace_log_l2")
+    def _trace_table_l2(self, schema: pa.Schema) -> pa.Table:
         cols: dict[str, list] = {f.name: [] for f in schema}
         for (part, fam), r in sorted(self.rows.items()):
             first = r.first or (0, 0, 0)
@@ -158,7 +155,9 @@ class RngLedger:
                 cols[k].append(v)
         return pa.table(cols, schema=schema)
 
-    def audit_table(self, spec_version: str) -> pa.Table:
+    def audit_table(self, spec_version: str, schema: pa.Schema) -> pa.Table:
+        """The state's one audit row as a table of ``schema`` (the contract's
+        ``rng_audit_log``)."""
         libs = {}
         for lib in _LIBS:
             try:
@@ -166,7 +165,7 @@ class RngLedger:
             except metadata.PackageNotFoundError:  # pragma: no cover
                 libs[lib] = "absent"
         return pa.table(
-            schema=_schema("rng_audit_log"),
+            schema=schema,
             data={
                 "state": [self.state],
                 "generator": [GENERATOR],
@@ -190,28 +189,3 @@ class RngLedger:
             t["draws"] += r.draws
             t["blocks"] += r.blocks
         return json.loads(json.dumps(out))
-
-
-def publish_ledger(ctx, ledger: RngLedger, *, trace_dataset: str, audit_dataset: str) -> list:
-    """Publish the state's trace and audit tables (called with the state's data outputs)."""
-    from engine_core.io.datasets import write_parquet_dataset
-
-    keys = ctx.keys()
-    return [
-        write_parquet_dataset(
-            ctx.dictionary,
-            trace_dataset,
-            ctx.data_root,
-            keys,
-            [ledger.trace_table()],
-            state=ledger.state,
-        ),
-        write_parquet_dataset(
-            ctx.dictionary,
-            audit_dataset,
-            ctx.data_root,
-            keys,
-            [ledger.audit_table(ctx.dictionary.spec_version)],
-            state=ledger.state,
-        ),
-    ]

@@ -13,37 +13,101 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from engine_core.checks import Check
-from engine_core.context import RunContext, StateResult
+from engine_core.context import RunContext, StateResult, all_policies, guard
 from engine_core.errors import EngineError
-from engine_core.gates import SealedInput, SealedInputs, build_bundle, gate_receipt, verify_bundle
-from engine_core.identity import canonical_json, file_sha256, sha256_hex
-from engine_core.io.datasets import PartitionKeys, resolve, write_json_dataset
+from engine_core.gates import (
+    METADATA_ONLY,
+    ROW_LEVEL,
+    SealedInput,
+    SealedInputs,
+    build_bundle,
+    gate_receipt,
+    verify_bundle,
+)
+from engine_core.identity import canonical_json, file_sha256, listing_digest, sha256_hex
+from engine_core.io.datasets import (
+    PartitionKeys,
+    partition_keys_of,
+    resolve,
+    write_json_dataset,
+    write_parquet_dataset,
+)
 from engine_core.io.publish import tree_listing
+from engine_core.io.verify import published_files, verify_published
+from engine_core.refdata import BASE_ARTEFACTS, artefact_digest, package_dir
+from engine_core.rng.ledger import RngLedger
 
 
 def keys_for(ctx: RunContext, dataset_id: str) -> PartitionKeys:
     """Partition keys of ``dataset_id`` in this run (SF datasets drop the seed)."""
-    pk = ctx.dictionary.dataset(dataset_id).partition_keys
-    return PartitionKeys(
+    return partition_keys_of(
+        ctx.dictionary.dataset(dataset_id),
         mf=ctx.mf,
         ph=ctx.ph,
-        seed=ctx.seed if "seed" in pk else None,
-        scenario_id=ctx.scenario_id if "scenario_id" in pk else None,
+        seed=ctx.seed,
+        scenario_id=ctx.scenario_id,
     )
 
 
-def dataset_path(ctx: RunContext, dataset_id: str) -> Path:
+def locate(ctx: RunContext, dataset_id: str) -> Path:
+    """The partition path of ``dataset_id`` in this run, for sealing and listing (no read)."""
     return resolve(ctx.dictionary, dataset_id, ctx.data_root, keys_for(ctx, dataset_id))
 
 
-def read_table(ctx: RunContext, dataset_id: str, columns=None, *, state: str) -> pa.Table:
-    """All parts of a published parquet partition, in part order, with the contract schema."""
+def dataset_path(ctx: RunContext, dataset_id: str) -> Path:
+    """Where ``dataset_id``'s partition of this run lives (locating an input is a metadata
+    read: the running state must declare it)."""
+    guard(ctx, dataset_id, METADATA_ONLY)
+    return resolve(ctx.dictionary, dataset_id, ctx.data_root, keys_for(ctx, dataset_id))
+
+
+def _verified(ctx: RunContext, dataset_id: str, path: Path, state: str, only=None) -> None:
+    """Every file opened is checked against the digest recorded when it was published (a
+    validation bundle: its HashGate)."""
+    if dataset_id.startswith("validation_bundle_"):
+        verify_bundle(path, ctx.data_root, state=state, code="SEALED_DIGEST_MISMATCH")
+    else:
+        verify_published(ctx.data_root, path, dataset_id=dataset_id, state=state, only=only)
+
+
+def input_path(
+    ctx: RunContext, dataset_id: str, *, state: str | None = None, scope: str = ROW_LEVEL
+) -> Path:
+    """A published input's path (file, or partition directory), verified against its
+    published digests before the caller opens it. ``scope=METADATA_ONLY`` when the caller
+    only digests it or reads its metadata (footer, flag), never its content."""
+    state = state or _state_id(ctx)
+    guard(ctx, dataset_id, scope)
     path = dataset_path(ctx, dataset_id)
+    if not path.exists():
+        raise EngineError("SEALED_INPUT_MISSING", state, f"{dataset_id}: expected {path}")
+    _verified(ctx, dataset_id, path, state)
+    return path
+
+
+def input_parts(ctx: RunContext, dataset_id: str, *, state: str | None = None) -> list[Path]:
+    """The verified ``part-*.parquet`` files of a published partition, in part order (a row
+    read: the running state must declare it ROW_LEVEL)."""
+    state = state or _state_id(ctx)
+    guard(ctx, dataset_id, ROW_LEVEL)
+    path = dataset_path(ctx, dataset_id)
+    if path.is_dir():
+        _verified(ctx, dataset_id, path, state)  # a part removed or added is named here
     parts = sorted(path.glob("part-*.parquet")) if path.is_dir() else []
     if not parts:
         raise EngineError(
             "SEALED_INPUT_MISSING", state, f"{dataset_id}: nothing published at {path}"
         )
+    return parts
+
+
+def _state_id(ctx: RunContext) -> str:
+    return ctx.state.state_id if ctx.state is not None else "ENGINE"
+
+
+def read_table(ctx: RunContext, dataset_id: str, columns=None, *, state: str) -> pa.Table:
+    """All parts of a published parquet partition, in part order, with the contract schema."""
+    parts = input_parts(ctx, dataset_id, state=state)
     schema = ctx.dictionary.arrow_schema_of(dataset_id)
     if columns is not None:
         schema = pa.schema([schema.field(c) for c in columns])
@@ -51,10 +115,17 @@ def read_table(ctx: RunContext, dataset_id: str, columns=None, *, state: str) ->
     return pa.concat_tables(tables).replace_schema_metadata(None)
 
 
-def read_json(ctx: RunContext, dataset_id: str, *, state: str):
+def read_json(
+    ctx: RunContext, dataset_id: str, *, state: str | None = None, scope: str = ROW_LEVEL
+):
+    """A published JSON document (``scope=METADATA_ONLY``: a digest/receipt compared, not
+    content the state computes with)."""
+    state = state or _state_id(ctx)
+    guard(ctx, dataset_id, scope)
     path = dataset_path(ctx, dataset_id)
     if not path.is_file():
         raise EngineError("SEALED_INPUT_MISSING", state, f"{dataset_id}: expected {path}")
+    _verified(ctx, dataset_id, path, state)
     return json.loads(path.read_bytes())
 
 
@@ -62,7 +133,7 @@ def read_json(ctx: RunContext, dataset_id: str, *, state: str):
 def seal_policy(ctx: RunContext, name: str, read_by: tuple[str, ...]) -> SealedInput:
     """A policy is sealed by the digest of its effective (profile-overridden) content."""
     spec = ctx.dictionary.policy(name)
-    doc = ctx.manifest.policies[name]
+    doc = all_policies(ctx)[name]  # sealing is not reading: S0 seals what its states read
     return SealedInput(
         name, "policy", spec.path, sha256_hex(canonical_json(doc)), role="policy", read_by=read_by
     )
@@ -91,7 +162,7 @@ def seal_refdata(
 def seal_upstream(
     ctx: RunContext, dataset_id: str, bundle_digest: str, read_by, *, scope: str = "ROW_LEVEL"
 ) -> SealedInput:
-    rel = dataset_path(ctx, dataset_id).relative_to(ctx.data_root).as_posix()
+    rel = locate(ctx, dataset_id).relative_to(ctx.data_root).as_posix()
     return SealedInput(
         dataset_id,
         "dataset",
@@ -192,16 +263,14 @@ def segment_files(ctx: RunContext, segment: str, exclude=()) -> list[tuple[str, 
         if spec.id in exclude:
             continue
         path = dataset_path(ctx, spec.id)
-        if path.is_dir():
-            files += [
-                ((path / r).relative_to(ctx.data_root).as_posix(), d) for r, d in tree_listing(path)
-            ]
-        elif path.is_file():
-            files.append((path.relative_to(ctx.data_root).as_posix(), file_sha256(path)))
-        else:
+        if not path.exists():
             raise EngineError(
                 "SEALED_INPUT_MISSING", f"{segment}.VAL", f"{spec.id}: expected {path}"
             )
+        # the bundle indexes exactly what was published: each file is verified against its
+        # publish record first (a file changed since then fails here, not downstream)
+        _verified(ctx, spec.id, path, f"{segment}.VAL")
+        files += published_files(ctx.data_root, path)
     return sorted(files)
 
 
@@ -348,3 +417,62 @@ def zone_of_country(countries: pa.Table, country, tzid) -> np.ndarray:
 
     pairs = pc.binary_join_element_wise(arr(country), arr(tzid), "|")
     return pc.is_in(pairs, allowed).to_numpy(zero_copy_only=False)
+
+
+# --- RNG ledger publication (ARCHITECTURE §4) ----------------------------------------------
+def publish_ledger(
+    ctx: RunContext, ledger: RngLedger, *, trace_dataset: str, audit_dataset: str
+) -> list:
+    """Publish the state's trace and audit tables (called with the state's data outputs),
+    each built with its dataset's contract schema."""
+    d = ctx.dictionary
+    keys = ctx.keys()
+    return [
+        write_parquet_dataset(
+            d,
+            trace_dataset,
+            ctx.data_root,
+            keys,
+            [ledger.trace_table(d.arrow_schema_of(trace_dataset))],
+            state=ledger.state,
+        ),
+        write_parquet_dataset(
+            d,
+            audit_dataset,
+            ctx.data_root,
+            keys,
+            [ledger.audit_table(d.spec_version, d.arrow_schema_of(audit_dataset))],
+            state=ledger.state,
+        ),
+    ]
+
+
+# --- sealing shared by several gates ---------------------------------------------------------
+def seal_finder_data(read_by) -> SealedInput:
+    """Every file under ``timezonefinder_data/data`` as one listing digest (1B.S0, 2A.S0)."""
+    root = package_dir("timezonefinder_data") / "data"
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+    digest = listing_digest((p.relative_to(root).as_posix(), file_sha256(p)) for p in files)
+    return SealedInput(
+        "timezonefinder-data:data",
+        "refdata",
+        "timezonefinder_data:data/",
+        digest,
+        role="tz polygons",
+        read_by=tuple(read_by),
+    )
+
+
+def seal_package(name: str, read_by) -> SealedInput:
+    """A base-artefact package (``holidays``, ``tzdata``) sealed by its version and content
+    digest (5A.S0, 5B.S0)."""
+    art = next(a for a in BASE_ARTEFACTS if a.name == name)
+    version, digest, _ = artefact_digest(art)
+    return SealedInput(
+        f"{name}=={version}",
+        "refdata",
+        f"{art.package}:",
+        digest,
+        role="refdata",
+        read_by=tuple(read_by),
+    )

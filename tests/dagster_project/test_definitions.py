@@ -44,9 +44,8 @@ def graph_snapshot() -> dict:
     }
 
 
-def inline_specs() -> list:
-    """Check specs declared on multi-assets (5B.S5 evaluates T1–T16, R1, R2, G1 inline)."""
-    return [s for a in materializable_assets() for s in a.check_specs]
+def check_specs() -> list:
+    return [s for c in all_checks() for s in c.check_specs]
 
 
 def test_definitions_validate_loadable():
@@ -61,12 +60,36 @@ def test_asset_graph_snapshot():
 
 
 def test_integrity_checks_block_and_realism_gates_do_not():
-    from engine_core.registry import all_checks as engine_checks
+    """Integrity checks block; in a one-pass segment (5B) only those on its last data
+    state's outputs can (the pass needs them), the others withhold the bundle flag."""
+    from engine_core.registry import registry
 
-    kinds = {c.check_id.replace(".", "_"): c.kind for c in engine_checks()}
-    specs = [s for c in all_checks() for s in c.check_specs] + inline_specs()
+    reg = registry()
+    want = {}
+    for seg in reg.segments.values():
+        last = [s for s in reg.segment_states(seg.id) if not s.validation][-1].outputs
+        for c in reg.checks(seg.id):
+            can = not seg.checks_in_one_pass or c.dataset in last
+            want[c.check_id.replace(".", "_")] = c.kind == "integrity" and can
+    specs = check_specs()
+    assert len(specs) == len(want) + 1  # + the manifest-record check
     for s in specs:
-        assert s.blocking == (kinds.get(s.name, "integrity") == "integrity"), s.name
+        assert s.blocking == want.get(s.name, True), s.name
+    assert sum(s.blocking for s in specs if s.name.startswith("5B_")) == 10
+
+
+def test_checks_sit_on_the_dataset_they_measure_with_owner_ids():
+    """Every check id is ``<owner segment>.<owner state>.<name>`` of the dataset it is
+    attached to (a T-gate about arrivals is on arrival_events_5B, id 5B.S4.T…)."""
+    from engine_core.registry import registry
+
+    reg = registry()
+    for c in reg.all_checks():
+        ds = reg.dictionary.dataset(c.dataset)
+        assert c.check_id.startswith(f"{ds.segment}.{ds.state}."), c.check_id
+    by_id = {s.name: s.asset_key.path[-1] for s in check_specs()}
+    assert by_id["5B_S4_T4"] == by_id["5B_S4_T1"] == "arrival_events_5B"
+    assert by_id["5B_S3_T9a"] == "s3_bucket_counts_5B" and by_id["5B_S1_G1"] == "s1_grouping_5B"
 
 
 def test_partition_keys_round_trip_and_reject_bad_keys():
@@ -101,37 +124,42 @@ def test_materialise_tiny_partition_with_checks(tmp_path, monkeypatch):
     assert (tmp_path / "manifests" / f"{m.mf}.json").is_file()
     # 1A → 5B: the arrivals exist and 5B.S5's gates were reported as asset checks
     names = {e.check_name for e in evals}
-    assert {"5B_S5_T1", "5B_S5_T4", "5B_S5_R1", "5B_S5_R2", "5B_S5_T15"} <= names
+    assert {"5B_S4_T1", "5B_S4_T4", "5B_S4_R1", "5B_S4_R2", "5B_S4_T15"} <= names
     bundle = next((tmp_path / "layer2/5B/validation").rglob("_passed.flag")).parent
     assert (bundle / "evidence_gate_results.parquet").is_file()
 
-    # a failing hard T-gate: the report is published without the flag, the asset check fails
-    # (ERROR) and the validation asset does not materialise, so nothing downstream can run
+    # a failing hard T-gate on arrival_events_5B: its check fails with ERROR and, being
+    # blocking, keeps the validation asset from materialising (no flag, nothing downstream)
     from engine_core.segments.seg_5B import constants as K
 
     monkeypatch.setattr(K, "T15_MAX_Z", -1.0)
     import shutil
 
     shutil.rmtree(bundle)
-    s5 = [
+    sel = [
         a
-        for a in materializable_assets()
-        if any(k.path[-1] == "validation_bundle_5B" for k in a.keys)
+        for a in [*materializable_assets(), *all_checks()]
+        if any(
+            k.path[-1] in ("arrival_events_5B", "validation_bundle_5B")
+            for k in getattr(a, "keys", ())
+        )
+        or a.node_def.name == "checks_5b"
     ]
+    assert len(sel) == 3
     res = dg.materialize(
-        s5,
+        sel,
         instance=instance,
         partition_key=partition_key(42, m.worlds[0]),
         resources={"engine": engine},
         raise_on_error=False,
     )
     assert not res.success
-    t15 = [e for e in res.get_asset_check_evaluations() if e.check_name == "5B_S5_T15"]
+    t15 = [e for e in res.get_asset_check_evaluations() if e.check_name == "5B_S4_T15"]
     assert t15 and not t15[0].passed and t15[0].severity == dg.AssetCheckSeverity.ERROR
-    assert (bundle / "validation_report_5B.json").is_file() and not (
-        bundle / "_passed.flag"
-    ).exists()
-    assert not res.get_asset_materialization_events()
+    assert t15[0].asset_key.path[-1] == "arrival_events_5B"
+    done = {e.asset_key.path[-1] for e in res.get_asset_materialization_events()}
+    assert "arrival_events_5B" in done and "validation_bundle_5B" not in done
+    assert not bundle.exists()
 
 
 def test_world_whose_policies_changed_fails_with_engine_message(tmp_path):
@@ -206,7 +234,7 @@ def test_failing_blocking_check_stops_downstream_assets(tmp_path):
 def test_every_segment_check_is_wired_as_an_asset_check():
     from engine_core.registry import all_checks as engine_checks
 
-    names = {c.name for c in all_checks() for c in c.check_specs} | {s.name for s in inline_specs()}
+    names = {s.name for s in check_specs()}
     assert {c.check_id.replace(".", "_") for c in engine_checks()} <= names
 
 

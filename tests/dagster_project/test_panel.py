@@ -3,7 +3,7 @@ through the Dagster asset (partitioned by world only) with its asset check."""
 
 import dagster as dg
 
-from dagster_project.assets.seg_5B import stability_panel_5B
+from dagster_project.assets.panel import stability_panel_5B
 from dagster_project.registration import register_world
 from dagster_project.resources import EngineResource
 from engine_core.runner import run_world
@@ -27,7 +27,7 @@ def test_panel_asset_reports_t10_over_three_seeds(tmp_path):
     assert [r["seed"] for r in panel] == [42, 7, 101]
     assert len({r["arrivals"] for r in panel}) == 3
     (ev,) = res.get_asset_check_evaluations()
-    assert ev.check_name == "5B_S5_T10"
+    assert ev.check_name == "5B_panel_T10"
     assert ev.severity == dg.AssetCheckSeverity.WARN  # tiny: realism gates are advisory
     measured = ev.metadata["measured"].value
     assert 0 < measured["arrivals_spread"] < 0.5, measured

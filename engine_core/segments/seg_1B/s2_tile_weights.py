@@ -6,21 +6,13 @@ import numpy as np
 import pyarrow as pa
 
 from engine_core.context import RunContext, StateResult
-from engine_core.io.datasets import write_parquet_dataset
 from engine_core.kernels.integerise import segment_sums_nb
+from engine_core.kernels.runs import run_offsets
 from engine_core.rng.detmath import exp, log
-from engine_core.segments.common import keys_for, load_sealed, read_table
+from engine_core.segments.state_io import open_state
 
 STATE = "1B.S2"
 DATASET = "s2_tile_weights"
-
-
-def run_offsets(keys: np.ndarray) -> np.ndarray:
-    """Start offsets of runs of equal consecutive keys, plus the end."""
-    if keys.shape[0] == 0:
-        return np.zeros(1, dtype=np.int64)
-    starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
-    return np.concatenate([starts, [keys.shape[0]]]).astype(np.int64)
 
 
 def build(ctx: RunContext, tiles: pa.Table) -> pa.Table:
@@ -37,10 +29,8 @@ def build(ctx: RunContext, tiles: pa.Table) -> pa.Table:
 
 
 def run(ctx: RunContext) -> StateResult:
-    load_sealed(ctx, "1B", state=STATE).require("placement_1B", state=STATE)
-    tiles = read_table(ctx, "s1_tile_index", ["tile_id", "country_iso", "population"], state=STATE)
+    io = open_state(ctx, STATE)
+    tiles = io.read_table("s1_tile_index", ["tile_id", "country_iso", "population"])
     table = build(ctx, tiles)
-    res = write_parquet_dataset(
-        ctx.dictionary, DATASET, ctx.data_root, keys_for(ctx, DATASET), [table], state=STATE
-    )
-    return StateResult(STATE, [res], rows=table.num_rows)
+    io.write(DATASET, [table])
+    return io.result(rows=table.num_rows)

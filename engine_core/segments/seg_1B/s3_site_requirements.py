@@ -6,8 +6,7 @@ import polars as pl
 import pyarrow as pa
 
 from engine_core.context import RunContext, StateResult
-from engine_core.io.datasets import write_parquet_dataset
-from engine_core.segments.common import keys_for, load_sealed, read_table
+from engine_core.segments.state_io import open_state
 
 STATE = "1B.S3"
 DATASET = "s3_site_requirements"
@@ -25,10 +24,8 @@ def build(catalogue: pa.Table) -> pa.Table:
 
 
 def run(ctx: RunContext) -> StateResult:
-    load_sealed(ctx, "1B", state=STATE).require("outlet_catalogue", state=STATE)
-    cat = read_table(ctx, "outlet_catalogue", ["merchant_id", "legal_country_iso"], state=STATE)
+    io = open_state(ctx, STATE)
+    cat = io.read_table("outlet_catalogue", ["merchant_id", "legal_country_iso"])
     table = build(cat)
-    res = write_parquet_dataset(
-        ctx.dictionary, DATASET, ctx.data_root, keys_for(ctx, DATASET), [table], state=STATE
-    )
-    return StateResult(STATE, [res], rows=table.num_rows)
+    io.write(DATASET, [table])
+    return io.result(rows=table.num_rows)

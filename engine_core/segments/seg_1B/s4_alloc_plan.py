@@ -8,14 +8,12 @@ import pyarrow.compute as pc
 
 from engine_core.context import RunContext, StateResult
 from engine_core.errors import EngineError
-from engine_core.io.datasets import write_parquet_dataset
 from engine_core.kernels.integerise import sys_batch_nb
+from engine_core.kernels.runs import run_offsets
 from engine_core.rng import RngLedger, uniform01
-from engine_core.rng.ledger import publish_ledger
 from engine_core.rng.streams import row_words
-from engine_core.segments.common import keys_for, load_sealed, read_table
 from engine_core.segments.layer1_rng import DOMAIN_SEP, families
-from engine_core.segments.seg_1B.s2_tile_weights import run_offsets
+from engine_core.segments.state_io import open_state
 
 STATE = "1B.S4"
 DATASET = "s4_alloc_plan"
@@ -53,17 +51,11 @@ def build(ctx: RunContext, weights: pa.Table, req: pa.Table, ledger: RngLedger) 
 
 
 def run(ctx: RunContext) -> StateResult:
-    load_sealed(ctx, "1B", state=STATE).require("rng_1B", state=STATE)
-    weights = read_table(ctx, "s2_tile_weights", state=STATE)
-    req = read_table(ctx, "s3_site_requirements", state=STATE)
+    io = open_state(ctx, STATE)
+    weights = io.read_table("s2_tile_weights")
+    req = io.read_table("s3_site_requirements")
     ledger = RngLedger(STATE, DOMAIN_SEP, (FAMILY,))
     table = build(ctx, weights, req, ledger)
-    outs = [
-        write_parquet_dataset(
-            ctx.dictionary, DATASET, ctx.data_root, keys_for(ctx, DATASET), [table], state=STATE
-        )
-    ]
-    outs += publish_ledger(
-        ctx, ledger, trace_dataset="rng_trace_log_1B_S4", audit_dataset="rng_audit_log_1B_S4"
-    )
-    return StateResult(STATE, outs, rows=table.num_rows)
+    io.write(DATASET, [table])
+    io.publish_ledger(ledger)
+    return io.result(rows=table.num_rows)

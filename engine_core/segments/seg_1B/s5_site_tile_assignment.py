@@ -8,13 +8,11 @@ import pyarrow as pa
 
 from engine_core.context import RunContext, StateResult
 from engine_core.errors import EngineError
-from engine_core.io.datasets import write_parquet_dataset
+from engine_core.kernels.runs import run_offsets
 from engine_core.rng import RngLedger
-from engine_core.rng.ledger import publish_ledger
 from engine_core.rng.philox import fill_words
-from engine_core.segments.common import keys_for, load_sealed, read_table
 from engine_core.segments.layer1_rng import DOMAIN_SEP, families
-from engine_core.segments.seg_1B.s2_tile_weights import run_offsets
+from engine_core.segments.state_io import open_state
 
 STATE = "1B.S5"
 DATASET = "s5_site_tile_assignment"
@@ -60,22 +58,13 @@ def build(ctx: RunContext, cat: pa.Table, plan: pa.Table, ledger: RngLedger) -> 
 
 
 def run(ctx: RunContext) -> StateResult:
-    load_sealed(ctx, "1B", state=STATE).require("outlet_catalogue", state=STATE)
-    cat = read_table(
-        ctx,
-        "outlet_catalogue",
-        ["merchant_id", "legal_country_iso", "site_order", "site_id"],
-        state=STATE,
+    io = open_state(ctx, STATE)
+    cat = io.read_table(
+        "outlet_catalogue", ["merchant_id", "legal_country_iso", "site_order", "site_id"]
     )
-    plan = read_table(ctx, "s4_alloc_plan", state=STATE)
+    plan = io.read_table("s4_alloc_plan")
     ledger = RngLedger(STATE, DOMAIN_SEP, (FAMILY,))
     table = build(ctx, cat, plan, ledger)
-    outs = [
-        write_parquet_dataset(
-            ctx.dictionary, DATASET, ctx.data_root, keys_for(ctx, DATASET), [table], state=STATE
-        )
-    ]
-    outs += publish_ledger(
-        ctx, ledger, trace_dataset="rng_trace_log_1B_S5", audit_dataset="rng_audit_log_1B_S5"
-    )
-    return StateResult(STATE, outs, rows=table.num_rows)
+    io.write(DATASET, [table])
+    io.publish_ledger(ledger)
+    return io.result(rows=table.num_rows)

@@ -9,13 +9,11 @@ import pyarrow.compute as pc
 
 from engine_core.context import RunContext, StateResult
 from engine_core.errors import EngineError
-from engine_core.io.datasets import write_parquet_dataset
 from engine_core.refdata.tzfinder import zone_ids
 from engine_core.rng import RngLedger, philox2x64_10, uniform01
 from engine_core.rng.detmath import cos, cos2pi, sin2pi
-from engine_core.rng.ledger import publish_ledger
-from engine_core.segments.common import keys_for, load_sealed, read_table
 from engine_core.segments.layer1_rng import DOMAIN_SEP, families
+from engine_core.segments.state_io import open_state
 
 STATE = "1B.S6"
 DATASET = "site_locations"
@@ -89,24 +87,13 @@ def build(ctx: RunContext, assign: pa.Table, tiles: pa.Table, ledger: RngLedger)
 
 
 def run(ctx: RunContext) -> StateResult:
-    sealed = load_sealed(ctx, "1B", state=STATE)
-    for name in ("timezonefinder-data:data", "placement_1B", "rng_1B"):
-        sealed.require(name, state=STATE)
-    assign = read_table(ctx, "s5_site_tile_assignment", state=STATE)
-    tiles = read_table(
-        ctx,
-        "s1_tile_index",
-        ["tile_id", "lat_deg", "lon_deg", "radius_km", "tz_poly_id"],
-        state=STATE,
+    io = open_state(ctx, STATE)
+    assign = io.read_table("s5_site_tile_assignment")
+    tiles = io.read_table(
+        "s1_tile_index", ["tile_id", "lat_deg", "lon_deg", "radius_km", "tz_poly_id"]
     )
     ledger = RngLedger(STATE, DOMAIN_SEP, (FAMILY,))
     table, meta = build(ctx, assign, tiles, ledger)
-    outs = [
-        write_parquet_dataset(
-            ctx.dictionary, DATASET, ctx.data_root, keys_for(ctx, DATASET), [table], state=STATE
-        )
-    ]
-    outs += publish_ledger(
-        ctx, ledger, trace_dataset="rng_trace_log_1B_S6", audit_dataset="rng_audit_log_1B_S6"
-    )
-    return StateResult(STATE, outs, rows=table.num_rows, metadata=meta)
+    io.write(DATASET, [table])
+    io.publish_ledger(ledger)
+    return io.result(rows=table.num_rows, metadata=meta)

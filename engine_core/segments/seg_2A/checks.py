@@ -14,7 +14,7 @@ from engine_core.checks import INTEGRITY, REALISM, Check, Outcome, at_least, not
 from engine_core.errors import EngineError
 from engine_core.kernels import tzcache
 from engine_core.refdata.world import tzdata_zone_bytes
-from engine_core.segments.common import dataset_checks, dataset_path, read_table, zone_of_country
+from engine_core.segments.common import dataset_checks, input_path, read_table, zone_of_country
 from engine_core.segments.seg_2A import constants as K
 from engine_core.segments.seg_2A.s2_tz_timetable_cache import coverage, transitions_table
 from engine_core.timeutil import parse_utc
@@ -27,7 +27,7 @@ def _t(ctx, ds, cols=None):
 
 
 def load_cache(ctx) -> tuple[tzcache.TzCache, dict]:
-    d = dataset_path(ctx, "tz_timetable_cache")
+    d = input_path(ctx, "tz_timetable_cache")
     try:
         return (
             tzcache.decode((d / "tz_cache.bin").read_bytes()),
@@ -167,7 +167,7 @@ def s2_tz_complete(ctx):
 
 def s2_bin_parquet_agree(ctx):
     cache, man = load_cache(ctx)
-    d = dataset_path(ctx, "tz_timetable_cache")
+    d = input_path(ctx, "tz_timetable_cache")
     pq_table = pq.read_table(d / "tz_transitions.parquet").replace_schema_metadata(None)
     rebuilt = transitions_table(cache)
     schema = ctx.dictionary.arrow_schema_of_ref("seg_2A.yaml#/$defs/tz_transitions")

@@ -8,9 +8,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine_core.context import RunContext, StateResult
-from engine_core.io.datasets import write_parquet_dataset
 from engine_core.refdata.tzfinder import zone_ids, zone_names
-from engine_core.segments.common import keys_for, load_sealed, read_table, zone_of_country
+from engine_core.segments.common import zone_of_country
+from engine_core.segments.state_io import open_state
 
 STATE = "2A.S1"
 DATASET = "site_timezones"
@@ -38,16 +38,8 @@ def build(loc: pa.Table, tiles: pa.Table, countries: pa.Table) -> pa.Table:
 
 
 def run(ctx: RunContext) -> StateResult:
-    sealed = load_sealed(ctx, "2A", state=STATE)
-    for name in (
-        "site_locations",
-        "s1_tile_index",
-        "s1_country_reference",
-        "timezonefinder-data:data",
-    ):
-        sealed.require(name, state=STATE)
-    loc = read_table(
-        ctx,
+    io = open_state(ctx, STATE)
+    loc = io.read_table(
         "site_locations",
         [
             "merchant_id",
@@ -58,13 +50,10 @@ def run(ctx: RunContext) -> StateResult:
             "lat_deg",
             "lon_deg",
         ],
-        state=STATE,
     )
-    tiles = read_table(ctx, "s1_tile_index", ["tile_id", "tzid"], state=STATE)
-    countries = read_table(ctx, "s1_country_reference", ["country_iso", "tzids"], state=STATE)
+    tiles = io.read_table("s1_tile_index", ["tile_id", "tzid"])
+    countries = io.read_table("s1_country_reference", ["country_iso", "tzids"])
     table = build(loc, tiles, countries)
-    res = write_parquet_dataset(
-        ctx.dictionary, DATASET, ctx.data_root, keys_for(ctx, DATASET), [table], state=STATE
-    )
+    io.write(DATASET, [table])
     ties = int(pc.sum(pc.equal(table["tz_source"], "CITY_TIEBREAK").cast("int64")).as_py() or 0)
-    return StateResult(STATE, [res], rows=table.num_rows, metadata={"city_tiebreaks": ties})
+    return io.result(rows=table.num_rows, metadata={"city_tiebreaks": ties})

@@ -10,11 +10,10 @@ import pyarrow as pa
 from engine_core.context import RunContext, StateResult
 from engine_core.errors import EngineError
 from engine_core.identity import canonical_json, engine_version
-from engine_core.io.datasets import PublishResult
 from engine_core.io.parquet import kv_metadata, write_parquet
-from engine_core.io.publish import publish_dir, staging_path, tree_listing
+from engine_core.io.publish import staging_path
 from engine_core.kernels import tzcache
-from engine_core.segments.common import dataset_path, load_sealed, read_table
+from engine_core.segments.state_io import open_state
 from engine_core.timeutil import parse_utc, utc_str
 
 STATE = "2A.S2"
@@ -65,16 +64,9 @@ def transitions_table(c: tzcache.TzCache) -> pa.Table:
 def run(ctx: RunContext) -> StateResult:
     import tzdata
 
-    sealed = load_sealed(ctx, "2A", state=STATE)
-    for name in (
-        "tzdata:zoneinfo/tzdata.zi",
-        "world_horizon",
-        "civil_time_2A",
-        "s1_country_reference",
-    ):
-        sealed.require(name, state=STATE)
+    io = open_state(ctx, STATE)
     pol = ctx.manifest.policies["civil_time_2A"]["cache"]
-    countries = read_table(ctx, "s1_country_reference", ["tzids"], state=STATE)
+    countries = io.read_table("s1_country_reference", ["tzids"])
     tzids = sorted(
         {z for zs in countries.column(0).to_pylist() for z in zs} | set(pol["extra_tzids"])
     )
@@ -137,13 +129,8 @@ def run(ctx: RunContext) -> StateResult:
         state=STATE,
     )
     (staged / "tz_cache_manifest.json").write_bytes(canonical_json(manifest))
-    final = dataset_path(ctx, DATASET)
-    status = publish_dir(staged, final, state=STATE)
-    files = [((final / r).relative_to(ctx.data_root).as_posix(), d) for r, d in tree_listing(final)]
-    res = PublishResult(DATASET, final, status, table.num_rows, files)
-    return StateResult(
-        STATE,
-        [res],
+    io.publish_dir(DATASET, staged, rows=table.num_rows)
+    return io.result(
         rows=len(cache.tzids),
         metadata={"tzids": len(cache.tzids), "transitions": int(cache.count.sum())},
     )

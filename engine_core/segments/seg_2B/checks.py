@@ -9,8 +9,8 @@ import pyarrow.compute as pc
 from engine_core.checks import INTEGRITY, REALISM, Check, Outcome, within
 from engine_core.kernels import alias_blob
 from engine_core.segments.alias_checks import alias_integrity
-from engine_core.segments.common import dataset_checks, dataset_path, lookup, read_table
-from engine_core.segments.seg_1A.checks import rng_accounting
+from engine_core.segments.common import dataset_checks, input_path, lookup, read_table
+from engine_core.segments.rng_checks import rng_accounting
 from engine_core.segments.seg_2B import constants as K
 from engine_core.segments.seg_2B.s3_day_effects import horizon_days
 
@@ -103,8 +103,8 @@ def s2_alias_integrity(ctx):
     w = _t(ctx, "s1_site_weights", ["site_id", "p_weight_in_tz"])
     return alias_integrity(
         idx,
-        dataset_path(ctx, "s2_alias_index"),
-        dataset_path(ctx, "s2_alias_blob"),
+        input_path(ctx, "s2_alias_index"),
+        input_path(ctx, "s2_alias_blob"),
         want_keys=keys_ok,
         subkeys=subkeys,
         entity=w.column(0).to_numpy(),

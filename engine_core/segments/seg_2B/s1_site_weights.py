@@ -8,15 +8,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine_core.context import RunContext, StateResult
-from engine_core.io.datasets import write_parquet_dataset
 from engine_core.kernels.integerise import segment_sums_nb
+from engine_core.kernels.runs import run_offsets
 from engine_core.rng import RngLedger, as241, uniform01
 from engine_core.rng.detmath import exp, log
-from engine_core.rng.ledger import publish_ledger
 from engine_core.rng.streams import row_words
-from engine_core.segments.common import keys_for, load_sealed, read_table
 from engine_core.segments.layer1_rng import DOMAIN_SEP, families
-from engine_core.segments.seg_1B.s2_tile_weights import run_offsets
+from engine_core.segments.state_io import open_state
 
 STATE = "2B.S1"
 DATASET = "s1_site_weights"
@@ -77,20 +75,12 @@ def build(ctx: RunContext, st: pa.Table, loc: pa.Table, tiles: pa.Table, ledger:
 
 
 def run(ctx: RunContext) -> StateResult:
-    sealed = load_sealed(ctx, "2B", state=STATE)
-    for name in ("site_timezones", "site_locations", "s1_tile_index", "routing_weights_2B"):
-        sealed.require(name, state=STATE)
-    st = read_table(ctx, "site_timezones", state=STATE)
-    loc = read_table(ctx, "site_locations", ["site_id", "tile_id"], state=STATE)
-    tiles = read_table(ctx, "s1_tile_index", ["tile_id", "population"], state=STATE)
+    io = open_state(ctx, STATE)
+    st = io.read_table("site_timezones")
+    loc = io.read_table("site_locations", ["site_id", "tile_id"])
+    tiles = io.read_table("s1_tile_index", ["tile_id", "population"])
     ledger = RngLedger(STATE, DOMAIN_SEP, (FAMILY,))
     table = build(ctx, st, loc, tiles, ledger)
-    outs = [
-        write_parquet_dataset(
-            ctx.dictionary, DATASET, ctx.data_root, keys_for(ctx, DATASET), [table], state=STATE
-        )
-    ]
-    outs += publish_ledger(
-        ctx, ledger, trace_dataset="rng_trace_log_2B_S1", audit_dataset="rng_audit_log_2B_S1"
-    )
-    return StateResult(STATE, outs, rows=table.num_rows)
+    io.write(DATASET, [table])
+    io.publish_ledger(ledger)
+    return io.result(rows=table.num_rows)

@@ -10,11 +10,9 @@ import pyarrow as pa
 
 from engine_core.context import RunContext, StateResult
 from engine_core.errors import EngineError
-from engine_core.io.datasets import PublishResult, write_parquet_dataset
-from engine_core.io.publish import publish_bytes
 from engine_core.kernels import alias_blob
 from engine_core.rng.alias import alias_build_batch_nb
-from engine_core.segments.common import dataset_path, keys_for, load_sealed, read_table
+from engine_core.segments.state_io import open_state
 
 STATE = "2B.S2"
 
@@ -69,41 +67,19 @@ def build(ctx: RunContext, w: pa.Table):
 
 
 def run(ctx: RunContext) -> StateResult:
-    sealed = load_sealed(ctx, "2B", state=STATE)
-    sealed.require("alias_layout_policy_v1", state=STATE)
-    w = read_table(
-        ctx,
-        "s1_site_weights",
-        ["merchant_id", "tzid", "site_id", "p_weight_in_tz", "tz_share"],
-        state=STATE,
+    io = open_state(ctx, STATE)
+    layout = io.policy("alias_layout_policy_v1")  # pins the blob layout (schema-enforced)
+    w = io.read_table(
+        "s1_site_weights", ["merchant_id", "tzid", "site_id", "p_weight_in_tz", "tz_share"]
     )
     blob, index = build(ctx, w)
-    blob_path = dataset_path(ctx, "s2_alias_blob")
-    status = publish_bytes(blob, blob_path, ctx.data_root, state=STATE)
-    blob_res = PublishResult(
-        "s2_alias_blob",
-        blob_path,
-        status,
-        int(index.num_rows),
-        [(blob_path.relative_to(ctx.data_root).as_posix(), hashlib.sha256(blob).hexdigest())],
-    )
+    io.write_blob("s2_alias_blob", blob, rows=int(index.num_rows))
     extra = {
         "fwe.blob_sha256": hashlib.sha256(blob).hexdigest(),
-        "fwe.layout_version": "1",
+        "fwe.layout_version": str(layout["layout_version"]),
         "fwe.table_count": str(index.num_rows),
     }
-    idx = write_parquet_dataset(
-        ctx.dictionary,
-        "s2_alias_index",
-        ctx.data_root,
-        keys_for(ctx, "s2_alias_index"),
-        [index],
-        state=STATE,
-        extra_metadata=extra,
-    )
-    return StateResult(
-        STATE,
-        [idx, blob_res],
-        rows=index.num_rows,
-        metadata={"tables": index.num_rows, "blob_bytes": len(blob)},
+    io.write("s2_alias_index", [index], extra_metadata=extra)
+    return io.result(
+        rows=index.num_rows, metadata={"tables": index.num_rows, "blob_bytes": len(blob)}
     )

@@ -9,13 +9,12 @@ import numpy as np
 import pyarrow as pa
 
 from engine_core.context import RunContext, StateResult
-from engine_core.io.datasets import write_parquet_dataset
 from engine_core.rng import RngLedger, uniform01
-from engine_core.rng.ledger import publish_ledger
 from engine_core.rng.samplers import wh_gamma
 from engine_core.rng.streams import row_words
-from engine_core.segments.common import keys_for, load_sealed, lookup, read_table
+from engine_core.segments.common import lookup, read_table
 from engine_core.segments.layer1_rng import DOMAIN_SEP, families
+from engine_core.segments.state_io import open_state
 from engine_core.timeutil import parse_utc
 
 STATE = "2B.S3"
@@ -79,23 +78,9 @@ def chunks(ctx: RunContext, pr: pa.Table, ledger: RngLedger) -> Iterator[pa.Tabl
 
 
 def run(ctx: RunContext) -> StateResult:
-    sealed = load_sealed(ctx, "2B", state=STATE)
-    for name in ("site_timezones", "merchant_universe", "routing_weights_2B", "world_horizon"):
-        sealed.require(name, state=STATE)
+    io = open_state(ctx, STATE)
     pr = pairs(ctx)
     ledger = RngLedger(STATE, DOMAIN_SEP, (FAMILY,))
-    res = write_parquet_dataset(
-        ctx.dictionary,
-        DATASET,
-        ctx.data_root,
-        keys_for(ctx, DATASET),
-        chunks(ctx, pr, ledger),
-        state=STATE,
-    )
-    outs = [
-        res,
-        *publish_ledger(
-            ctx, ledger, trace_dataset="rng_trace_log_2B_S3", audit_dataset="rng_audit_log_2B_S3"
-        ),
-    ]
-    return StateResult(STATE, outs, rows=res.rows, metadata={"pairs": pr.num_rows})
+    res = io.write(DATASET, chunks(ctx, pr, ledger))
+    io.publish_ledger(ledger)
+    return io.result(rows=res.rows, metadata={"pairs": pr.num_rows})

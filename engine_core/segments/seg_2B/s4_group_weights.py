@@ -10,8 +10,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from engine_core.context import RunContext, StateResult
-from engine_core.io.datasets import write_parquet_dataset
-from engine_core.segments.common import dataset_path, keys_for, load_sealed, read_table
+from engine_core.segments.common import input_parts
+from engine_core.segments.state_io import open_state
 
 STATE = "2B.S4"
 DATASET = "s4_group_weights"
@@ -24,7 +24,7 @@ def parts(ctx: RunContext, shares: pl.DataFrame) -> Iterator[pa.Table]:
     """Day-effect parts streamed in merchant order; a part is emitted once it holds at least
     PART_ROWS rows, cut at a merchant boundary (a merchant's pairs may straddle S3 parts)."""
     buf = None
-    for path in sorted(dataset_path(ctx, "s3_day_effects").glob("part-*.parquet")):
+    for path in input_parts(ctx, "s3_day_effects"):
         df = pl.from_arrow(pq.read_table(path).replace_schema_metadata(None))
         buf = df if buf is None else pl.concat([buf, df])
         if buf.height >= PART_ROWS:
@@ -55,11 +55,9 @@ def _weights(df: pl.DataFrame, shares: pl.DataFrame) -> pa.Table:
 
 
 def run(ctx: RunContext) -> StateResult:
-    load_sealed(ctx, "2B", state=STATE).require("site_timezones", state=STATE)
-    w = pl.from_arrow(
-        read_table(ctx, "s1_site_weights", ["merchant_id", "tzid", "tz_share"], state=STATE)
-    ).unique(["merchant_id", "tzid"])
-    res = write_parquet_dataset(
-        ctx.dictionary, DATASET, ctx.data_root, keys_for(ctx, DATASET), parts(ctx, w), state=STATE
+    io = open_state(ctx, STATE)
+    w = pl.from_arrow(io.read_table("s1_site_weights", ["merchant_id", "tzid", "tz_share"])).unique(
+        ["merchant_id", "tzid"]
     )
-    return StateResult(STATE, [res], rows=res.rows)
+    res = io.write(DATASET, parts(ctx, w))
+    return io.result(rows=res.rows)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from engine_core.context import RunContext, StateResult
 from engine_core.segments.common import run_validation
 from engine_core.segments.seg_2B.checks import CHECKS
+from engine_core.segments.state_io import open_state
 
 
 def run(ctx: RunContext) -> StateResult:
+    open_state(ctx, "2B.S5")  # the sealed set re-verified; reads confined to the declaration
     return run_validation(ctx, "2B", "S5", CHECKS)

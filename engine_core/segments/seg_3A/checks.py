@@ -7,7 +7,12 @@ import json
 import polars as pl
 
 from engine_core.checks import INTEGRITY, REALISM, Check, Outcome, within
-from engine_core.segments.common import dataset_checks, dataset_path, read_table
+from engine_core.segments.common import (
+    dataset_checks,
+    input_path,
+    read_json,
+    read_table,
+)
 from engine_core.segments.seg_3A import constants as K
 from engine_core.segments.seg_3A.s3_universe_hash import universe_doc
 
@@ -108,8 +113,12 @@ def s2_prior_tv(ctx):
 
 
 def s3_hash_recompute(ctx):
-    doc = json.loads(dataset_path(ctx, "zone_alloc_universe_hash").read_bytes())
-    flag = json.loads((dataset_path(ctx, "validation_bundle_2B") / "_passed.flag").read_bytes())
+    doc = read_json(ctx, "zone_alloc_universe_hash")
+    flag = json.loads(
+        (
+            input_path(ctx, "validation_bundle_2B", scope="METADATA_ONLY") / "_passed.flag"
+        ).read_bytes()
+    )
     want = universe_doc(ctx, flag["bundle_digest_sha256"])
     return Outcome(
         doc == want,

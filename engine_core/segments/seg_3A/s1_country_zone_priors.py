@@ -8,10 +8,9 @@ import polars as pl
 import pyarrow as pa
 
 from engine_core.context import RunContext, StateResult
-from engine_core.io.datasets import write_parquet_dataset
 from engine_core.kernels.integerise import segment_sums_nb
-from engine_core.segments.common import keys_for, load_sealed, read_table
-from engine_core.segments.seg_1B.s2_tile_weights import run_offsets
+from engine_core.kernels.runs import run_offsets
+from engine_core.segments.state_io import open_state
 
 STATE = "3A.S1"
 DATASET = "s1_country_zone_priors"
@@ -38,12 +37,8 @@ def build(tiles: pa.Table) -> pa.Table:
 
 
 def run(ctx: RunContext) -> StateResult:
-    sealed = load_sealed(ctx, "3A", state=STATE)
-    sealed.require("s1_tile_index", state=STATE)
-    sealed.require("zone_alloc_3A", state=STATE)
-    tiles = read_table(ctx, "s1_tile_index", ["country_iso", "tzid", "population"], state=STATE)
+    io = open_state(ctx, STATE)
+    tiles = io.read_table("s1_tile_index", ["country_iso", "tzid", "population"])
     table = build(tiles)
-    res = write_parquet_dataset(
-        ctx.dictionary, DATASET, ctx.data_root, keys_for(ctx, DATASET), [table], state=STATE
-    )
-    return StateResult(STATE, [res], rows=table.num_rows)
+    io.write(DATASET, [table])
+    return io.result(rows=table.num_rows)

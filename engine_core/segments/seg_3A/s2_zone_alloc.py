@@ -9,9 +9,8 @@ import pyarrow as pa
 
 from engine_core.context import RunContext, StateResult
 from engine_core.errors import EngineError
-from engine_core.io.datasets import write_parquet_dataset
 from engine_core.kernels.integerise import segment_sums_nb
-from engine_core.segments.common import keys_for, load_sealed, read_table
+from engine_core.segments.state_io import open_state
 
 STATE = "3A.S2"
 DATASET = "zone_alloc"
@@ -85,18 +84,11 @@ def build(w: pa.Table, priors: pa.Table) -> pa.Table:
 
 
 def run(ctx: RunContext) -> StateResult:
-    sealed = load_sealed(ctx, "3A", state=STATE)
-    for name in ("s1_site_weights", "site_timezones", "zone_alloc_3A"):
-        sealed.require(name, state=STATE)
-    w = read_table(
-        ctx,
-        "s1_site_weights",
-        ["merchant_id", "legal_country_iso", "tzid", "site_id", "p_weight"],
-        state=STATE,
+    io = open_state(ctx, STATE)
+    w = io.read_table(
+        "s1_site_weights", ["merchant_id", "legal_country_iso", "tzid", "site_id", "p_weight"]
     )
-    priors = read_table(ctx, "s1_country_zone_priors", state=STATE)
+    priors = io.read_table("s1_country_zone_priors")
     table = build(w, priors)
-    res = write_parquet_dataset(
-        ctx.dictionary, DATASET, ctx.data_root, keys_for(ctx, DATASET), [table], state=STATE
-    )
-    return StateResult(STATE, [res], rows=table.num_rows)
+    io.write(DATASET, [table])
+    return io.result(rows=table.num_rows)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import polars as pl
 
 from engine_core.checks import INTEGRITY, REALISM, Check, Outcome, at_least, not_evaluated, within
 from engine_core.segments.alias_checks import alias_integrity
-from engine_core.segments.common import dataset_checks, dataset_path, lookup, read_table
-from engine_core.segments.seg_1A.checks import rng_accounting
+from engine_core.segments.common import dataset_checks, input_path, lookup, read_json, read_table
+from engine_core.segments.rng_checks import rng_accounting
 from engine_core.segments.seg_3B import constants as K
 from engine_core.segments.seg_3B.s4_routing_contract import edge_universe, routing_policy
 
@@ -226,8 +224,8 @@ def s3_alias_integrity(ctx):
     )
     return alias_integrity(
         idx,
-        dataset_path(ctx, "edge_alias_index_3B"),
-        dataset_path(ctx, "edge_alias_blob_3B"),
+        input_path(ctx, "edge_alias_index_3B"),
+        input_path(ctx, "edge_alias_blob_3B"),
         want_keys=keys_ok,
         subkeys=np.zeros(idx.num_rows, np.uint64),
         entity=e["edge_id"].to_numpy(),
@@ -237,8 +235,8 @@ def s3_alias_integrity(ctx):
 
 
 def s4_hash_recompute(ctx):
-    eu = json.loads(dataset_path(ctx, "edge_universe_hash_3B").read_bytes())
-    pol = json.loads(dataset_path(ctx, "virtual_routing_policy_3B").read_bytes())
+    eu = read_json(ctx, "edge_universe_hash_3B", scope="METADATA_ONLY")
+    pol = read_json(ctx, "virtual_routing_policy_3B")
     want_eu = edge_universe(ctx)
     want_pol = routing_policy(ctx, want_eu["edge_universe_hash"])
     ctx.dictionary.schemas.validate(

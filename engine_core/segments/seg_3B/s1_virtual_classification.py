@@ -9,13 +9,12 @@ import pyarrow as pa
 
 from engine_core.context import RunContext, StateResult
 from engine_core.errors import EngineError
-from engine_core.io.datasets import write_parquet_dataset
 from engine_core.rng import RngLedger, as241, uniform01
 from engine_core.rng.detmath import exp
-from engine_core.rng.ledger import publish_ledger
 from engine_core.rng.streams import row_words
-from engine_core.segments.common import keys_for, load_sealed, lookup, read_table
+from engine_core.segments.common import lookup
 from engine_core.segments.layer1_rng import DOMAIN_SEP, families
+from engine_core.segments.state_io import open_state
 
 STATE = "3B.S1"
 FAMILY = "3B.S1.virtual_mode.v1"
@@ -102,20 +101,10 @@ def settlement(cls: pa.Table, cat: pl.DataFrame, st: pl.DataFrame, loc: pl.DataF
 
 
 def run(ctx: RunContext) -> StateResult:
-    sealed = load_sealed(ctx, "3B", state=STATE)
-    for name in (
-        "merchant_universe",
-        "outlet_catalogue",
-        "site_timezones",
-        "site_locations",
-        "mcc_channel_rules_3B",
-        "rng_3B",
-    ):
-        sealed.require(name, state=STATE)
-    mu = pl.from_arrow(read_table(ctx, "merchant_universe", state=STATE))
+    io = open_state(ctx, STATE)
+    mu = pl.from_arrow(io.read_table("merchant_universe"))
     cat = pl.from_arrow(
-        read_table(
-            ctx,
+        io.read_table(
             "outlet_catalogue",
             [
                 "merchant_id",
@@ -124,7 +113,6 @@ def run(ctx: RunContext) -> StateResult:
                 "is_registered_site",
                 "n_outlets_merchant",
             ],
-            state=STATE,
         )
     )
     outlets = (
@@ -138,36 +126,13 @@ def run(ctx: RunContext) -> StateResult:
     )
     ledger = RngLedger(STATE, DOMAIN_SEP, (FAMILY,))
     cls = classify(ctx, mu.sort("merchant_id"), outlets, ledger)
-    st = pl.from_arrow(read_table(ctx, "site_timezones", ["site_id", "tzid"], state=STATE))
-    loc = pl.from_arrow(
-        read_table(ctx, "site_locations", ["site_id", "lat_deg", "lon_deg"], state=STATE)
-    )
+    st = pl.from_arrow(io.read_table("site_timezones", ["site_id", "tzid"]))
+    loc = pl.from_arrow(io.read_table("site_locations", ["site_id", "lat_deg", "lon_deg"]))
     sett = settlement(cls, cat, st, loc)
-    outs = [
-        write_parquet_dataset(
-            ctx.dictionary,
-            "virtual_classification_3B",
-            ctx.data_root,
-            keys_for(ctx, "virtual_classification_3B"),
-            [cls],
-            state=STATE,
-        ),
-        write_parquet_dataset(
-            ctx.dictionary,
-            "virtual_settlement_3B",
-            ctx.data_root,
-            keys_for(ctx, "virtual_settlement_3B"),
-            [sett],
-            state=STATE,
-        ),
-        *publish_ledger(
-            ctx, ledger, trace_dataset="rng_trace_log_3B_S1", audit_dataset="rng_audit_log_3B_S1"
-        ),
-    ]
+    io.write("virtual_classification_3B", [cls])
+    io.write("virtual_settlement_3B", [sett])
+    io.publish_ledger(ledger)
     modes = pl.from_arrow(cls)["virtual_mode"].value_counts().sort("virtual_mode")
-    return StateResult(
-        STATE,
-        outs,
-        rows=cls.num_rows,
-        metadata={r["virtual_mode"]: r["count"] for r in modes.to_dicts()},
+    return io.result(
+        rows=cls.num_rows, metadata={r["virtual_mode"]: r["count"] for r in modes.to_dicts()}
     )

@@ -10,14 +10,13 @@ import pyarrow as pa
 
 from engine_core.context import RunContext, StateResult
 from engine_core.errors import EngineError
-from engine_core.io.datasets import write_parquet_dataset
 from engine_core.rng import RngLedger, build_alias_table
 from engine_core.rng.detmath import exp, log
-from engine_core.rng.ledger import publish_ledger
 from engine_core.rng.streams import row_words
-from engine_core.segments.common import keys_for, load_sealed, lookup, read_table
+from engine_core.segments.common import lookup
 from engine_core.segments.ids import mint_ids
 from engine_core.segments.layer1_rng import DOMAIN_SEP, families
+from engine_core.segments.state_io import open_state
 
 STATE = "3B.S2"
 DATASET = "edge_catalogue_3B"
@@ -150,42 +149,25 @@ def build(
 
 
 def run(ctx: RunContext) -> StateResult:
-    sealed = load_sealed(ctx, "3B", state=STATE)
-    for name in (
-        "site_locations",
-        "s1_country_reference",
-        "s1_tile_index",
-        "virtual_edges_3B",
-        "rng_3B",
-    ):
-        sealed.require(name, state=STATE)
-    cls = pl.from_arrow(read_table(ctx, "virtual_classification_3B", state=STATE))
-    sett = pl.from_arrow(read_table(ctx, "virtual_settlement_3B", state=STATE))
-    loc = pl.from_arrow(read_table(ctx, "site_locations", ["site_id", "tile_id"], state=STATE))
+    io = open_state(ctx, STATE)
+    cls = pl.from_arrow(io.read_table("virtual_classification_3B"))
+    sett = pl.from_arrow(io.read_table("virtual_settlement_3B"))
+    loc = pl.from_arrow(io.read_table("site_locations", ["site_id", "tile_id"]))
     home_tile = (
         sett.select("merchant_id", pl.col("settlement_site_id").alias("site_id"))
         .join(loc, on="site_id", how="left")
         .select("merchant_id", "tile_id")
     )
     countries = pl.from_arrow(
-        read_table(ctx, "s1_country_reference", ["country_iso", "merchant_weight"], state=STATE)
+        io.read_table("s1_country_reference", ["country_iso", "merchant_weight"])
     )
     tiles = pl.from_arrow(
-        read_table(
-            ctx,
-            "s1_tile_index",
-            ["tile_id", "country_iso", "lat_deg", "lon_deg", "population", "tzid"],
-            state=STATE,
+        io.read_table(
+            "s1_tile_index", ["tile_id", "country_iso", "lat_deg", "lon_deg", "population", "tzid"]
         )
     )
     ledger = RngLedger(STATE, DOMAIN_SEP, (FAMILY,))
     table = build(ctx, cls, home_tile, countries, tiles, ledger)
-    outs = [
-        write_parquet_dataset(
-            ctx.dictionary, DATASET, ctx.data_root, keys_for(ctx, DATASET), [table], state=STATE
-        ),
-        *publish_ledger(
-            ctx, ledger, trace_dataset="rng_trace_log_3B_S2", audit_dataset="rng_audit_log_3B_S2"
-        ),
-    ]
-    return StateResult(STATE, outs, rows=table.num_rows)
+    io.write(DATASET, [table])
+    io.publish_ledger(ledger)
+    return io.result(rows=table.num_rows)

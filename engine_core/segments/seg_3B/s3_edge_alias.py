@@ -10,12 +10,10 @@ import pyarrow as pa
 
 from engine_core.context import RunContext, StateResult
 from engine_core.errors import EngineError
-from engine_core.io.datasets import PublishResult, write_parquet_dataset
-from engine_core.io.publish import publish_bytes
 from engine_core.kernels import alias_blob
+from engine_core.kernels.runs import run_offsets
 from engine_core.rng.alias import alias_build_batch_nb
-from engine_core.segments.common import dataset_path, keys_for, load_sealed, read_table
-from engine_core.segments.seg_1B.s2_tile_weights import run_offsets
+from engine_core.segments.state_io import open_state
 
 STATE = "3B.S3"
 
@@ -56,35 +54,21 @@ def build(edges: pa.Table) -> tuple[bytes, pa.Table]:
 
 
 def run(ctx: RunContext) -> StateResult:
-    load_sealed(ctx, "3B", state=STATE).require("alias_layout_policy_v1", state=STATE)
-    edges = read_table(
-        ctx,
-        "edge_catalogue_3B",
-        ["merchant_id", "edge_id", "edge_seq_index", "edge_weight"],
-        state=STATE,
+    io = open_state(ctx, STATE)
+    layout = io.policy("alias_layout_policy_v1")  # pins the blob layout (schema-enforced)
+    edges = io.read_table(
+        "edge_catalogue_3B", ["merchant_id", "edge_id", "edge_seq_index", "edge_weight"]
     )
     blob, index = build(edges)
-    path = dataset_path(ctx, "edge_alias_blob_3B")
     sha = hashlib.sha256(blob).hexdigest()
-    status = publish_bytes(blob, path, ctx.data_root, state=STATE)
-    res_blob = PublishResult(
-        "edge_alias_blob_3B",
-        path,
-        status,
-        index.num_rows,
-        [(path.relative_to(ctx.data_root).as_posix(), sha)],
-    )
-    res_idx = write_parquet_dataset(
-        ctx.dictionary,
+    io.write_blob("edge_alias_blob_3B", blob, rows=index.num_rows)
+    io.write(
         "edge_alias_index_3B",
-        ctx.data_root,
-        keys_for(ctx, "edge_alias_index_3B"),
         [index],
-        state=STATE,
         extra_metadata={
             "fwe.blob_sha256": sha,
-            "fwe.layout_version": "1",
+            "fwe.layout_version": str(layout["layout_version"]),
             "fwe.table_count": str(index.num_rows),
         },
     )
-    return StateResult(STATE, [res_idx, res_blob], rows=index.num_rows)
+    return io.result(rows=index.num_rows)

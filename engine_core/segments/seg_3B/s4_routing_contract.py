@@ -4,26 +4,33 @@
 from __future__ import annotations
 
 import hashlib
-import json
 
 from engine_core.context import RunContext, StateResult
-from engine_core.errors import EngineError
 from engine_core.identity import canonical_json, file_sha256, uer
-from engine_core.io.datasets import PublishResult
-from engine_core.io.publish import publish_bytes
-from engine_core.segments.common import dataset_path, load_sealed
-from engine_core.segments.seg_3A.s3_universe_hash import dataset_digest
+from engine_core.io.publish import dataset_digest
+from engine_core.segments.common import input_path, read_json
+from engine_core.segments.state_io import open_state
 
 STATE = "3B.S4"
 
 
 def edge_universe(ctx: RunContext) -> dict:
     d = {
-        "virtual_classification_digest": dataset_digest(ctx, "virtual_classification_3B"),
-        "virtual_settlement_digest": dataset_digest(ctx, "virtual_settlement_3B"),
-        "edge_catalogue_digest": dataset_digest(ctx, "edge_catalogue_3B"),
-        "edge_alias_index_digest": dataset_digest(ctx, "edge_alias_index_3B"),
-        "edge_alias_blob_sha256": file_sha256(dataset_path(ctx, "edge_alias_blob_3B")),
+        "virtual_classification_digest": dataset_digest(
+            input_path(ctx, "virtual_classification_3B", scope="METADATA_ONLY")
+        ),
+        "virtual_settlement_digest": dataset_digest(
+            input_path(ctx, "virtual_settlement_3B", scope="METADATA_ONLY")
+        ),
+        "edge_catalogue_digest": dataset_digest(
+            input_path(ctx, "edge_catalogue_3B", scope="METADATA_ONLY")
+        ),
+        "edge_alias_index_digest": dataset_digest(
+            input_path(ctx, "edge_alias_index_3B", scope="METADATA_ONLY")
+        ),
+        "edge_alias_blob_sha256": file_sha256(
+            input_path(ctx, "edge_alias_blob_3B", scope="METADATA_ONLY")
+        ),
     }
     h = hashlib.sha256(uer("fw.l1.edge_universe.v1"))
     for k in (
@@ -38,10 +45,10 @@ def edge_universe(ctx: RunContext) -> dict:
 
 
 def routing_policy(ctx: RunContext, edge_hash: str) -> dict:
-    za = json.loads(dataset_path(ctx, "zone_alloc_universe_hash").read_bytes())
+    za = read_json(ctx, "zone_alloc_universe_hash", scope="METADATA_ONLY")
     za_hash = za["zone_alloc_universe_hash"]
-    blob_sha = file_sha256(dataset_path(ctx, "s2_alias_blob"))
-    idx_digest = dataset_digest(ctx, "s2_alias_index")
+    blob_sha = file_sha256(input_path(ctx, "s2_alias_blob", scope="METADATA_ONLY"))
+    idx_digest = dataset_digest(input_path(ctx, "s2_alias_index", scope="METADATA_ONLY"))
     routing = hashlib.sha256(
         uer("fw.l1.routing_universe.v1")
         + uer(za_hash)
@@ -83,35 +90,18 @@ def routing_policy(ctx: RunContext, edge_hash: str) -> dict:
     }
 
 
-def _publish(ctx, dataset_id: str, doc: dict) -> PublishResult:
-    spec = ctx.dictionary.dataset(dataset_id)
-    ctx.dictionary.schemas.validate(
+def _publish(io, dataset_id: str, doc: dict) -> None:
+    spec = io.ctx.dictionary.dataset(dataset_id)
+    io.ctx.dictionary.schemas.validate(
         doc, spec.schema_ref, file=dataset_id, code="SCHEMA_VIOLATION", state=STATE
     )
-    path = dataset_path(ctx, dataset_id)
-    data = canonical_json(doc)  # the routing contract is canonical JSON (A§3)
-    status = publish_bytes(data, path, ctx.data_root, state=STATE)
-    return PublishResult(
-        dataset_id,
-        path,
-        status,
-        1,
-        [(path.relative_to(ctx.data_root).as_posix(), hashlib.sha256(data).hexdigest())],
-    )
+    io.write_blob(dataset_id, canonical_json(doc), rows=1)  # canonical JSON (A§3)
 
 
 def run(ctx: RunContext) -> StateResult:
-    sealed = load_sealed(ctx, "3B", state=STATE)
-    sealed.require("zone_alloc_universe_hash", state=STATE)
-    for meta in ("s2_alias_blob", "s2_alias_index"):
-        if sealed.require(meta, state=STATE, scope="METADATA_ONLY").kind != "dataset":
-            raise EngineError("READ_SCOPE_VIOLATION", STATE, f"{meta} is not a sealed dataset")
+    io = open_state(ctx, STATE)
     eu = edge_universe(ctx)
     pol = routing_policy(ctx, eu["edge_universe_hash"])
-    outs = [
-        _publish(ctx, "edge_universe_hash_3B", eu),
-        _publish(ctx, "virtual_routing_policy_3B", pol),
-    ]
-    return StateResult(
-        STATE, outs, rows=2, metadata={"routing_universe_hash": pol["routing_universe_hash"]}
-    )
+    _publish(io, "edge_universe_hash_3B", eu)
+    _publish(io, "virtual_routing_policy_3B", pol)
+    return io.result(rows=2, metadata={"routing_universe_hash": pol["routing_universe_hash"]})

@@ -13,12 +13,13 @@ from engine_core.checks import INTEGRITY, REALISM, Check, Outcome, within
 from engine_core.errors import EngineError
 from engine_core.kernels.civil import local_hour_exposure
 from engine_core.kernels.surface import surface_reference
-from engine_core.segments.common import dataset_path, read_table
+from engine_core.segments.calendar import conventions
+from engine_core.segments.common import input_parts, read_table
 from engine_core.segments.seg_5A import constants as K
-from engine_core.segments.seg_5A.s0_gate import check_cache, check_domain
+from engine_core.segments.seg_5A.s0_gate import check_domain
 from engine_core.segments.seg_5A.s1_scenarios import horizon
-from engine_core.segments.seg_5A.s2_shapes import conventions
 from engine_core.segments.seg_5A.s5_surfaces import SurfaceInputs, part_surfaces
+from engine_core.segments.tz import check_cache
 
 S = "5A.S6"
 BASELINE = "baseline"
@@ -41,7 +42,7 @@ def _parts(ctx, ds, cols=None, scenario=None):
         from dataclasses import replace
 
         ctx = replace(ctx, scenario_id=scenario)
-    for path in sorted(dataset_path(ctx, ds).glob("part-*.parquet")):
+    for path in input_parts(ctx, ds):
         df = pl.from_arrow(pq.read_table(path, columns=cols).replace_schema_metadata(None))
         yield df.with_columns(pl.col(c).cast(pl.String) for c in STR if c in df.columns)
 
@@ -158,8 +159,8 @@ def a6_recomputation(ctx):
     """Both surfaces recomputed with the numpy reference (np.add.at sums) from S3/S4."""
     inp = SurfaceInputs(ctx)
     prof = _profile(ctx)
-    ov_parts = sorted(dataset_path(ctx, "merchant_zone_overlay_factors_5A").glob("*.parquet"))
-    utc_parts = sorted(dataset_path(ctx, "merchant_zone_scenario_utc_5A").glob("*.parquet"))
+    ov_parts = input_parts(ctx, "merchant_zone_overlay_factors_5A")
+    utc_parts = input_parts(ctx, "merchant_zone_scenario_utc_5A")
     worst = 0.0
     for p, start in enumerate(range(0, prof.height, K.PART_ROWS)):  # part by part
         ov = pl.from_arrow(pq.read_table(ov_parts[p]).replace_schema_metadata(None))
@@ -332,7 +333,7 @@ def a14_schemas(ctx):
         if spec.segment != "5A" or spec.format != "parquet":
             continue
         want = ctx.dictionary.arrow_schema_of(ds).remove_metadata()
-        for p in sorted(dataset_path(ctx, ds).glob("part-*.parquet")):
+        for p in input_parts(ctx, ds):
             if not pq.read_schema(p).remove_metadata().equals(want):
                 bad.append(f"{ds}/{p.name}")
     return Outcome(not bad, {"mismatches": bad}, "100 %")

@@ -8,6 +8,7 @@ import numpy as np
 import pyarrow as pa
 
 from engine_core.errors import EngineError
+from engine_core.segments.state_io import open_state
 from engine_core.timeutil import parse_utc
 
 STATE = "5A.S1"
@@ -120,32 +121,21 @@ def holiday_calendar(
 
 
 def run(ctx):
-    from engine_core.context import StateResult
-    from engine_core.io.datasets import write_parquet_dataset
-    from engine_core.segments.common import keys_for, load_sealed, read_table
 
-    sealed = load_sealed(ctx, "5A", state=STATE)
-    for name in ("scenarios_5A", "world_horizon", "overlays_5A", "s1_country_reference"):
-        sealed.require(name, state=STATE)
+    io = open_state(ctx, STATE)
     pol, world = ctx.manifest.policies["scenarios_5A"], ctx.manifest.policies["world_horizon"]
     s, e, _ = horizon(pol, world)
     manifest = scenario_manifest(pol, world)
-    countries = read_table(ctx, "s1_country_reference", ["country_iso"], state=STATE)
+    countries = io.read_table("s1_country_reference", ["country_iso"])
     cal, unsupported = holiday_calendar(
         countries.column(0).to_pylist(),
         s,
         e,
         ctx.manifest.policies["overlays_5A"]["holidays"]["language"],
     )
-    outs = [
-        write_parquet_dataset(
-            ctx.dictionary, ds, ctx.data_root, keys_for(ctx, ds), [t], state=STATE
-        )
-        for ds, t in (("scenario_manifest_5A", manifest), ("holiday_calendar_5A", cal))
-    ]
-    return StateResult(
-        STATE,
-        outs,
+    io.write("scenario_manifest_5A", [manifest])
+    io.write("holiday_calendar_5A", [cal])
+    return io.result(
         rows=cal.num_rows,
         metadata={
             "scenarios": manifest.num_rows,

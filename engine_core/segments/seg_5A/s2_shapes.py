@@ -8,6 +8,8 @@ import pyarrow as pa
 
 from engine_core.errors import EngineError
 from engine_core.rng.detmath import exp
+from engine_core.segments.calendar import conventions
+from engine_core.segments.state_io import open_state
 
 STATE = "5A.S2"
 DOW = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
@@ -25,18 +27,6 @@ def shape_grid() -> pa.Table:
             "dow_name": [DOW[d] for d in (slot // 24).tolist()],
         }
     )
-
-
-def conventions(pol: dict, countries: list[str]) -> dict[str, tuple[tuple[int, ...], int, bool]]:
-    """country → (weekend dows, hour shift, Sunday-restricted)."""
-    c = pol["countries"]
-    fri_sat, plus1, sunday = (
-        set(c[k]) for k in ("weekend_fri_sat", "hour_shift_plus1", "sunday_restricted")
-    )
-    return {
-        k: ((4, 5) if k in fri_sat else (5, 6), 1 if k in plus1 else 0, k in sunday)
-        for k in countries
-    }
 
 
 def curve(spec: dict, shift: int) -> np.ndarray:
@@ -119,18 +109,10 @@ def class_zone_shapes(pol: dict, countries: list[str]) -> pa.Table:
 
 
 def run(ctx):
-    from engine_core.context import StateResult
-    from engine_core.io.datasets import write_parquet_dataset
-    from engine_core.segments.common import keys_for, load_sealed, read_table
 
-    sealed = load_sealed(ctx, "5A", state=STATE)
-    sealed.require("shapes_5A", state=STATE)
-    countries = read_table(ctx, "s1_country_reference", ["country_iso"], state=STATE)
+    io = open_state(ctx, STATE)
+    countries = io.read_table("s1_country_reference", ["country_iso"])
     shapes = class_zone_shapes(ctx.manifest.policies["shapes_5A"], countries.column(0).to_pylist())
-    outs = [
-        write_parquet_dataset(
-            ctx.dictionary, ds, ctx.data_root, keys_for(ctx, ds), [t], state=STATE
-        )
-        for ds, t in (("shape_grid_definition_5A", shape_grid()), ("class_zone_shape_5A", shapes))
-    ]
-    return StateResult(STATE, outs, rows=shapes.num_rows)
+    io.write("shape_grid_definition_5A", [shape_grid()])
+    io.write("class_zone_shape_5A", [shapes])
+    return io.result(rows=shapes.num_rows)

@@ -11,6 +11,7 @@ from engine_core.errors import EngineError
 from engine_core.kernels.integerise import segment_sums_nb
 from engine_core.rng.detmath import exp, log
 from engine_core.segments.common import lookup
+from engine_core.segments.state_io import open_state
 
 STATE = "5A.S3"
 
@@ -103,34 +104,20 @@ def to_table(df: pl.DataFrame, tz_vocabulary: list[str], classes: list[str]) -> 
 
 
 def run(ctx):
-    from engine_core.context import StateResult
-    from engine_core.io.datasets import write_parquet_dataset
     from engine_core.kernels import tzcache
-    from engine_core.segments.common import dataset_path, keys_for, load_sealed, read_table
 
-    sealed = load_sealed(ctx, "5A", state=STATE)
-    for name in ("zone_alloc", "merchant_universe", "virtual_classification_3B", "demand_5A"):
-        sealed.require(name, state=STATE)
+    io = open_state(ctx, STATE)
     df = profiles(
-        read_table(ctx, "zone_alloc", state=STATE),
-        read_table(ctx, "merchant_universe", state=STATE),
-        read_table(ctx, "virtual_classification_3B", state=STATE),
+        io.read_table("zone_alloc"),
+        io.read_table("merchant_universe"),
+        io.read_table("virtual_classification_3B"),
         ctx.manifest.policies["demand_5A"],
     )
-    cache = tzcache.decode((dataset_path(ctx, "tz_timetable_cache") / "tz_cache.bin").read_bytes())
+    cache = tzcache.decode((io.path("tz_timetable_cache") / "tz_cache.bin").read_bytes())
     classes = sorted(ctx.manifest.policies["demand_5A"]["volume"]["base_weekly_per_site"])
     table = to_table(df, cache.tzids, classes)
-    res = write_parquet_dataset(
-        ctx.dictionary,
-        "merchant_zone_profile_5A",
-        ctx.data_root,
-        keys_for(ctx, "merchant_zone_profile_5A"),
-        [table],
-        state=STATE,
-    )
-    return StateResult(
-        STATE,
-        [res],
+    io.write("merchant_zone_profile_5A", [table])
+    return io.result(
         rows=table.num_rows,
         metadata={"weekly_volume": float(df["weekly_volume"].sum())},
     )

@@ -10,22 +10,19 @@ import pyarrow as pa
 
 from engine_core.context import RunContext, StateResult
 from engine_core.errors import EngineError
-from engine_core.io.datasets import write_parquet_dataset
 from engine_core.kernels import tzcache
-from engine_core.segments.common import dataset_path, keys_for, load_sealed, read_table
+from engine_core.segments.common import read_table
 from engine_core.segments.seg_5A import s2_shapes
 from engine_core.segments.seg_5A.constants import PART_ROWS
 from engine_core.segments.seg_5A.s1_scenarios import horizon
 from engine_core.segments.seg_5A.s3_profiles import fixed_dictionary
 from engine_core.segments.seg_5A.s4_overlays import Calendar, overlay_rows
+from engine_core.segments.state_io import open_state
+from engine_core.segments.tz import load_cache
 
 STATE = "5A.S4"
 DATASET = "merchant_zone_overlay_factors_5A"
 DAY = 86_400
-
-
-def load_cache(ctx: RunContext) -> tzcache.TzCache:
-    return tzcache.decode((dataset_path(ctx, "tz_timetable_cache") / "tz_cache.bin").read_bytes())
 
 
 def local_day_range(
@@ -78,10 +75,6 @@ def build(ctx: RunContext) -> Iterator[pa.Table]:
 
 
 def run(ctx: RunContext) -> StateResult:
-    sealed = load_sealed(ctx, "5A", state=STATE)
-    for name in ("overlays_5A", "shapes_5A", "tz_timetable_cache"):
-        sealed.require(name, state=STATE)
-    res = write_parquet_dataset(
-        ctx.dictionary, DATASET, ctx.data_root, keys_for(ctx, DATASET), build(ctx), state=STATE
-    )
-    return StateResult(STATE, [res], rows=res.rows)
+    io = open_state(ctx, STATE)
+    res = io.write(DATASET, build(ctx))
+    return io.result(rows=res.rows)

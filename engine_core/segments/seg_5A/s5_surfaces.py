@@ -14,17 +14,17 @@ import pyarrow.parquet as pq
 from engine_core.context import RunContext, StateResult
 from engine_core.errors import EngineError
 from engine_core.identity import engine_version
-from engine_core.io.datasets import PublishResult
 from engine_core.io.parquet import kv_metadata, write_parquet
-from engine_core.io.publish import publish_dir, staging_path, tree_listing
+from engine_core.io.publish import staging_path
 from engine_core.kernels.civil import civil_segments, local_hour_exposure
 from engine_core.kernels.surface import surface_nb
-from engine_core.segments.common import dataset_path, load_sealed, read_table
+from engine_core.segments.common import input_parts, read_table
 from engine_core.segments.seg_5A import s2_shapes
 from engine_core.segments.seg_5A.constants import PART_ROWS
 from engine_core.segments.seg_5A.s1_scenarios import horizon
 from engine_core.segments.seg_5A.s3_profiles import fixed_dictionary
-from engine_core.segments.seg_5A.s4_state import load_cache
+from engine_core.segments.state_io import open_state
+from engine_core.segments.tz import load_cache
 
 STATE = "5A.S5"
 UTC_DS, LOCAL_DS = "merchant_zone_scenario_utc_5A", "merchant_zone_scenario_local_5A"
@@ -155,8 +155,7 @@ def parts(ctx: RunContext) -> Iterator[tuple[pa.Table, pa.Table]]:
     prof = pl.from_arrow(read_table(ctx, "merchant_zone_profile_5A", state=STATE)).with_columns(
         pl.col(c).cast(pl.String) for c in ("tzid", "channel_group", "demand_class")
     )
-    ov_dir = dataset_path(ctx, "merchant_zone_overlay_factors_5A")
-    ov_parts = sorted(ov_dir.glob("part-*.parquet"))
+    ov_parts = input_parts(ctx, "merchant_zone_overlay_factors_5A", state=STATE)
     for p, start in enumerate(range(0, prof.height, PART_ROWS)):  # S5 part p reads S4 part p
         part = prof.slice(start, PART_ROWS)
         ov = pl.from_arrow(pq.read_table(ov_parts[p]).replace_schema_metadata(None)).with_columns(
@@ -184,8 +183,7 @@ def parts(ctx: RunContext) -> Iterator[tuple[pa.Table, pa.Table]]:
 
 
 def run(ctx: RunContext) -> StateResult:
-    sealed = load_sealed(ctx, "5A", state=STATE)
-    sealed.require("tz_timetable_cache", state=STATE)
+    io = open_state(ctx, STATE)
     staged = {ds: staging_path(ctx.data_root, ds) for ds in (UTC_DS, LOCAL_DS)}
     for d in staged.values():
         d.mkdir()
@@ -211,20 +209,6 @@ def run(ctx: RunContext) -> StateResult:
                 where=f"{ds} part {p}",
                 state=STATE,
             )
-    outs = []
     for ds, d in staged.items():
-        final = dataset_path(ctx, ds)
-        status = publish_dir(d, final, state=STATE)
-        outs.append(
-            PublishResult(
-                ds,
-                final,
-                status,
-                rows[ds],
-                [
-                    ((final / r).relative_to(ctx.data_root).as_posix(), h)
-                    for r, h in tree_listing(final)
-                ],
-            )
-        )
-    return StateResult(STATE, outs, rows=rows[UTC_DS], metadata={"local_rows": rows[LOCAL_DS]})
+        io.publish_dir(ds, d, rows=rows[ds])
+    return io.result(rows=rows[UTC_DS], metadata={"local_rows": rows[LOCAL_DS]})

@@ -14,10 +14,10 @@ from engine_core.checks import INTEGRITY, REALISM, Check, Outcome, within
 from engine_core.errors import EngineError
 from engine_core.rng.streams import ctr_add
 from engine_core.segments.common import dataset_path, read_table
-from engine_core.segments.seg_5A.s0_gate import check_cache
 from engine_core.segments.seg_5B import constants as K
 from engine_core.segments.seg_5B.s0_gate import all_tzids
 from engine_core.segments.seg_5B.s1_grid import floors
+from engine_core.segments.tz import check_cache
 
 S = "5B.S5"
 _LOCK = threading.Lock()
@@ -309,25 +309,36 @@ def g1(ctx):
     )
 
 
+# each gate sits on the dataset it measures; its id is <owner segment>.<owner state>.<name>
+ARR, COUNTS, GATE = "arrival_events_5B", "s3_bucket_counts_5B", "s0_gate_receipt_5B"
 _DEF = (
-    ("T1", INTEGRITY, t1, "civil time: ts_local − ts_utc = tz offset, every arrival"),
-    ("T2", INTEGRITY, t2, "no ±3600 s local-time errors"),
-    ("T3", INTEGRITY, t3, "DST-window local-hour MAE vs expected"),
-    ("T4", INTEGRITY, t4, "arrivals conserve S3 counts, in bucket, contiguous seq, writer order"),
-    ("T5", INTEGRITY, t5, "routing integrity of sites and edges"),
-    ("T6", REALISM, t6, "top-10 tzid share of arrivals"),
-    ("T7", REALISM, t7, "virtual share of arrivals"),
-    ("T8", REALISM, t8, "weekend share delta vs expected"),
-    ("T9a", INTEGRITY, t9a, "count-law conformance (s.d. of standardised residuals)"),
-    ("T9b", REALISM, t9b, "excess dispersion of counts around λ_target"),
-    ("T11", INTEGRITY, t11, "tz cache covers and agrees with zoneinfo"),
-    ("T12", INTEGRITY, t12, "local-time contract and nullness"),
-    ("T13", REALISM, t13, "latent factor mean one, clipped share"),
-    ("T14", REALISM, t14, "Σ λ_realised / Σ λ_target"),
-    ("T15", INTEGRITY, t15, "alias fidelity of site and edge picks"),
-    ("T16", INTEGRITY, t16, "HYBRID coin against p_virtual"),
-    ("R1", INTEGRITY, r1, "RNG accounting per family, exact"),
-    ("R2", INTEGRITY, r2, "replay of S2, S3 and the S4 replay rows"),
-    ("G1", REALISM, g1, "grouping floors"),
+    ("T1", INTEGRITY, ARR, t1, "civil time: ts_local − ts_utc = tz offset, every arrival"),
+    ("T2", INTEGRITY, ARR, t2, "no ±3600 s local-time errors"),
+    ("T3", INTEGRITY, ARR, t3, "DST-window local-hour MAE vs expected"),
+    ("T4", INTEGRITY, ARR, t4, "arrivals conserve S3 counts, in bucket, contiguous seq, order"),
+    ("T5", INTEGRITY, ARR, t5, "routing integrity of sites and edges"),
+    ("T6", REALISM, ARR, t6, "top-10 tzid share of arrivals"),
+    ("T7", REALISM, ARR, t7, "virtual share of arrivals"),
+    ("T8", REALISM, ARR, t8, "weekend share delta vs expected"),
+    ("T9a", INTEGRITY, COUNTS, t9a, "count-law conformance (s.d. of standardised residuals)"),
+    ("T9b", REALISM, COUNTS, t9b, "excess dispersion of counts around λ_target"),
+    ("T11", INTEGRITY, GATE, t11, "tz cache covers and agrees with zoneinfo"),
+    ("T12", INTEGRITY, ARR, t12, "local-time contract and nullness"),
+    ("T13", REALISM, "s2_latent_field_5B", t13, "latent factor mean one, clipped share"),
+    ("T14", REALISM, "s2_realised_intensity_5B", t14, "Σ λ_realised / Σ λ_target"),
+    ("T15", INTEGRITY, ARR, t15, "alias fidelity of site and edge picks"),
+    ("T16", INTEGRITY, ARR, t16, "HYBRID coin against p_virtual"),
+    ("R1", INTEGRITY, "rng_trace_log_5B_S4", r1, "RNG accounting per family (S2–S4), exact"),
+    ("R2", INTEGRITY, ARR, r2, "replay of S2, S3 and the S4 replay rows"),
+    ("G1", REALISM, "s1_grouping_5B", g1, "grouping floors"),
 )
-CHECKS = [Check(f"5B.S5.{i}", kind, "validation_bundle_5B", fn, d) for i, kind, fn, d in _DEF]
+_OWNER = {
+    ARR: "S4",
+    COUNTS: "S3",
+    GATE: "S0",
+    "s2_latent_field_5B": "S2",
+    "s2_realised_intensity_5B": "S2",
+    "rng_trace_log_5B_S4": "S4",
+    "s1_grouping_5B": "S1",
+}  # the dictionary owners (a test holds every check id to its dataset's owner)
+CHECKS = [Check(f"5B.{_OWNER[ds]}.{i}", kind, ds, fn, d) for i, kind, ds, fn, d in _DEF]

@@ -11,20 +11,17 @@ import pyarrow as pa
 from engine_core.checks import ADVISORY_PROFILES
 from engine_core.context import RunContext, StateResult
 from engine_core.errors import EngineError
-from engine_core.io.datasets import write_parquet_dataset
 from engine_core.rng.sha256_nb import derive_streams, uer_suffixes
-from engine_core.segments.common import keys_for
+from engine_core.segments.parts import codes, dict_array
 from engine_core.segments.seg_5B import constants as K
 from engine_core.segments.seg_5B.base import (
     Horizon,
-    codes,
-    dict_array,
     domain,
     hash_prefix,
     horizon,
-    load_cache,
-    open_sealed,
 )
+from engine_core.segments.state_io import open_state
+from engine_core.segments.tz import load_cache
 
 STATE = "5B.S1"
 
@@ -186,18 +183,7 @@ def grouping_table(ctx: RunContext, grp: pl.DataFrame) -> pa.Table:
 
 
 def run(ctx: RunContext) -> StateResult:
-    open_sealed(
-        ctx,
-        STATE,
-        (
-            "time_grid_5B",
-            "grouping_5B",
-            "latent_5B",
-            "scenario_manifest_5A",
-            "merchant_zone_profile_5A",
-            "tz_timetable_cache",
-        ),
-    )
+    io = open_state(ctx, STATE)
     hz = horizon(ctx, STATE)
     check_grid(ctx, hz)
     dom = domain(ctx, STATE)
@@ -207,24 +193,8 @@ def run(ctx: RunContext) -> StateResult:
     fl = floors(ctx, grp)
     if fl["failing"] and ctx.manifest.profile_id not in ADVISORY_PROFILES:
         raise EngineError("GROUPING_FLOOR_FAILED", STATE, "; ".join(fl["failing"]))
-    outs = [
-        write_parquet_dataset(
-            ctx.dictionary,
-            "s1_time_grid_5B",
-            ctx.data_root,
-            keys_for(ctx, "s1_time_grid_5B"),
-            [time_grid(hz)],
-            state=STATE,
-        ),
-        write_parquet_dataset(
-            ctx.dictionary,
-            "s1_grouping_5B",
-            ctx.data_root,
-            keys_for(ctx, "s1_grouping_5B"),
-            [grouping_table(ctx, grp)],
-            state=STATE,
-        ),
-    ]
+    io.write("s1_time_grid_5B", [time_grid(hz)])
+    io.write("s1_grouping_5B", [grouping_table(ctx, grp)])
     meta = {k: v for k, v in fl.items() if k != "failing"}
     meta["floor_warnings"] = "; ".join(fl["failing"]) or "none"
-    return StateResult(STATE, outs, rows=grp.height, metadata={"buckets": hz.h, **meta})
+    return io.result(rows=grp.height, metadata={"buckets": hz.h, **meta})

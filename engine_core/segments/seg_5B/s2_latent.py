@@ -10,11 +10,11 @@ import pyarrow as pa
 
 from engine_core.context import RunContext, StateResult
 from engine_core.errors import EngineError
-from engine_core.io.datasets import StagedDataset, write_parquet_dataset
 from engine_core.kernels.latent import MODEL_IID, MODEL_NONE, MODEL_OU, latent_nb, realise_nb
 from engine_core.parallel import ordered_map
 from engine_core.rng.sha256_nb import derive_streams, uer_suffixes
-from engine_core.segments.common import keys_for, read_table
+from engine_core.segments.common import read_table
+from engine_core.segments.parts import part_files, read_part
 from engine_core.segments.seg_5B import constants as K
 from engine_core.segments.seg_5B.base import (
     dense_keys,
@@ -23,13 +23,10 @@ from engine_core.segments.seg_5B.base import (
     horizon,
     ledger,
     n_parts,
-    open_sealed,
-    part_files,
     pl_table,
-    publish_trace,
-    read_part,
     scenario_row,
 )
+from engine_core.segments.state_io import open_state
 
 STATE = "5B.S2"
 FAMILY = "5B.S2.latent_normal.v1"
@@ -206,19 +203,7 @@ class Inputs:
 
 
 def run(ctx: RunContext) -> StateResult:
-    open_sealed(
-        ctx,
-        STATE,
-        (
-            "latent_5B",
-            "rng_5B",
-            "merchant_zone_scenario_utc_5A",
-            "s3_day_effects",
-            "scenario_manifest_5A",
-            "merchant_zone_profile_5A",
-            "tz_timetable_cache",
-        ),
-    )
+    io = open_state(ctx, STATE)
     pol = ctx.manifest.policies["latent_5B"]
     check_floors(pol)
     inp = Inputs(ctx)
@@ -227,7 +212,7 @@ def run(ctx: RunContext) -> StateResult:
         ctx, inp.groups, h, inp.band
     )
     src = part_files(ctx, "merchant_zone_scenario_utc_5A", STATE, n_parts(d))
-    out = StagedDataset(ctx, "s2_realised_intensity_5B", state=STATE)
+    out = io.staged("s2_realised_intensity_5B")
 
     def work(p: int):
         a, b = p * K.PART_ROWS, min(d, (p + 1) * K.PART_ROWS)
@@ -266,30 +251,19 @@ def run(ctx: RunContext) -> StateResult:
         if ctx.progress:
             ctx.progress(STATE, min(d, (p + 1) * K.PART_ROWS), d)
     rows = sum(r for r, _, _ in totals)
-    res = [
-        write_parquet_dataset(
-            ctx.dictionary,
-            "s2_latent_field_5B",
-            ctx.data_root,
-            keys_for(ctx, "s2_latent_field_5B"),
-            [latent_table(inp.groups, z, xi, clipped, sigma, length)],
-            state=STATE,
-        ),
-        out.publish(rows),
-    ]
-    led = ledger(STATE, FAMILY)
+    io.write("s2_latent_field_5B", [latent_table(inp.groups, z, xi, clipped, sigma, length)])
+    io.add(out.publish(rows))
+    led = ledger(ctx, STATE, FAMILY)
     g = inp.groups.height
     if model == MODEL_NONE or g == 0:
         led.record(FAMILY, 0, events=0, draws=0, blocks=0, first=None, last=None)
     else:
         led.record_rows(FAMILY, 0, key, hi, lo, draws=2 * h, blocks=h, events=g)
         led.rows[(0, FAMILY)].streams = g
-    res += publish_trace(ctx, STATE, led)  # the trace is the commit marker: after the data
+    io.publish_ledger(led)  # the trace is the commit marker: after the data
     tgt = sum(t for _, t, _ in totals)
     real = sum(r for _, _, r in totals)
-    return StateResult(
-        STATE,
-        res,
+    return io.result(
         rows=rows,
         metadata={
             "groups": g,

@@ -11,11 +11,11 @@ import pyarrow as pa
 
 from engine_core.context import RunContext, StateResult
 from engine_core.errors import EngineError
-from engine_core.io.datasets import StagedDataset
 from engine_core.kernels.counts import LAW_NB2, LAW_POISSON, counts_nb
 from engine_core.parallel import ordered_map
 from engine_core.rng.sha256_nb import bucket_streams, midstate, string_buffers
 from engine_core.segments.common import read_table
+from engine_core.segments.parts import part_files, read_part
 from engine_core.segments.seg_5B import constants as K
 from engine_core.segments.seg_5B.base import (
     dense_keys,
@@ -24,14 +24,11 @@ from engine_core.segments.seg_5B.base import (
     horizon,
     ledger,
     n_parts,
-    open_sealed,
-    part_files,
     pl_table,
-    publish_trace,
-    read_part,
     require_trace,
     scenario_row,
 )
+from engine_core.segments.state_io import open_state
 
 STATE = "5B.S3"
 FAMILY = "5B.S3.bucket_count.v1"
@@ -102,22 +99,12 @@ class Inputs:
 
 
 def run(ctx: RunContext) -> StateResult:
-    open_sealed(
-        ctx,
-        STATE,
-        (
-            "counts_5B",
-            "rng_5B",
-            "scenario_manifest_5A",
-            "merchant_zone_profile_5A",
-            "tz_timetable_cache",
-        ),
-    )
+    io = open_state(ctx, STATE)
     require_trace(ctx, "S2", STATE)
     inp = Inputs(ctx)
     d, h = inp.dom.height, inp.hz.h
     src = part_files(ctx, "s2_realised_intensity_5B", STATE, n_parts(d))
-    out = StagedDataset(ctx, "s3_bucket_counts_5B", state=STATE)
+    out = io.staged("s3_bucket_counts_5B")
 
     def work(p: int):
         a, b = p * K.PART_ROWS, min(d, (p + 1) * K.PART_ROWS)
@@ -146,7 +133,7 @@ def run(ctx: RunContext) -> StateResult:
             (int(m.sum()), float(zz.sum()), float((zz * zz).sum())),
         )
 
-    led = ledger(STATE, FAMILY)
+    led = ledger(ctx, STATE, FAMILY)
     rows = arrivals = 0
     t9 = np.zeros(3)
     for p, (n, (key, hi, lo), a, part_t9) in enumerate(
@@ -162,10 +149,8 @@ def run(ctx: RunContext) -> StateResult:
             ctx.progress(STATE, min(d, (p + 1) * K.PART_ROWS), d)
     if not led.rows:
         led.record(FAMILY, 0, events=0, draws=0, blocks=0, first=None, last=None)
-    res = [out.publish(rows)]
-    res += publish_trace(ctx, STATE, led)
+    io.add(out.publish(rows))
+    io.publish_ledger(led)
     n9, s1, s2 = t9
     sd = float(np.sqrt(max(s2 / n9 - (s1 / n9) ** 2, 0.0))) if n9 else float("nan")
-    return StateResult(
-        STATE, res, rows=rows, metadata={"arrivals": arrivals, "T9a_sd": sd, "T9a_rows": int(n9)}
-    )
+    return io.result(rows=rows, metadata={"arrivals": arrivals, "T9a_sd": sd, "T9a_rows": int(n9)})

@@ -5,7 +5,6 @@ Counts are never redrawn; the grid and grouping are never altered."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -15,42 +14,32 @@ import pyarrow as pa
 
 from engine_core.context import RunContext, StateResult
 from engine_core.errors import EngineError
-from engine_core.io.datasets import StagedDataset
 from engine_core.kernels import alias_blob
 from engine_core.kernels.arrivals import ERR_NAMES, expand_arrivals
 from engine_core.parallel import ordered_map
 from engine_core.rng.sha256_nb import bucket_streams, midstate
-from engine_core.segments.common import dataset_path, read_table
-from engine_core.segments.seg_3B.s4_routing_contract import routing_policy
+from engine_core.segments.common import input_path, read_json, read_table
+from engine_core.segments.parts import codes, dict_array, part_files, read_part
+from engine_core.segments.seg_3B.api import routing_policy
 from engine_core.segments.seg_5B import constants as K
 from engine_core.segments.seg_5B.base import (
+    LAWS,
     US,
-    codes,
     dense_keys,
-    dict_array,
     domain,
     family_prefix,
     horizon,
     ledger,
     n_parts,
-    open_sealed,
-    part_files,
-    publish_trace,
-    read_part,
     require_trace,
 )
 from engine_core.segments.seg_5B.s3_counts import domain_key_prefixes
+from engine_core.segments.state_io import open_state
 
 STATE = "5B.S4"
 FAMILY = "5B.S4.arrival.v1"
 LAW_FIELDS = ("modes", "hybrid_probability_column", "site_pick", "edge_pick", "virtual_tz",
               "physical_tz", "alias_layout_version")  # fmt: skip
-S4_INPUTS = (
-    "arrivals_5B", "rng_5B", "merchant_zone_profile_5A", "scenario_manifest_5A",
-    "virtual_classification_3B", "virtual_settlement_3B", "s2_alias_index", "s2_alias_blob",
-    "edge_alias_index_3B", "edge_alias_blob_3B", "edge_catalogue_3B", "virtual_routing_policy_3B",
-    "tz_timetable_cache",
-)  # fmt: skip
 ENCODING = {
     c: "DELTA_BINARY_PACKED"
     for c in ("bucket_index", "arrival_seq", "ts_utc", "ts_local_primary", "ts_local_operational",
@@ -77,7 +66,7 @@ class Router:
     """Planning of layer2 §4.2: everything the kernel reads, decoded once, shared read-only."""
 
     def __init__(self, ctx: RunContext, state: str = STATE):
-        from engine_core.segments.seg_5B.base import load_cache
+        from engine_core.segments.tz import load_cache
 
         self.state = state
         self.hz = horizon(ctx, state)
@@ -90,7 +79,7 @@ class Router:
         self.trans_us = cache.instants.astype(np.int64) * US
         self.off_s = cache.offsets.astype(np.int32)
         self.coverage_end_us = int(cache.coverage_end) * US
-        contract = json.loads(dataset_path(ctx, "virtual_routing_policy_3B").read_bytes())
+        contract = read_json(ctx, "virtual_routing_policy_3B")
         self.routing_hash = check_contract(ctx, contract, state)
         self._merchants(ctx)
         self._sites(ctx)
@@ -153,7 +142,7 @@ class Router:
 
     def _sites(self, ctx):
         idx = pl.from_arrow(read_table(ctx, "s2_alias_index", state=self.state))
-        data = dataset_path(ctx, "s2_alias_blob").read_bytes()
+        data = input_path(ctx, "s2_alias_blob").read_bytes()
         subkey_of = {
             z: alias_blob.site_subkey(z) for z in idx["tzid"].unique().to_list()
         }  # per tzid
@@ -186,7 +175,7 @@ class Router:
 
     def _edges(self, ctx):
         idx = pl.from_arrow(read_table(ctx, "edge_alias_index_3B", state=self.state))
-        data = dataset_path(ctx, "edge_alias_blob_3B").read_bytes()
+        data = input_path(ctx, "edge_alias_blob_3B").read_bytes()
         self.edges = alias_blob.decode_indexed(
             data,
             idx["blob_offset"].to_numpy(),
@@ -386,10 +375,15 @@ def plan(ctx: RunContext, router: Router, state: str = STATE) -> Iterator[Planne
 
 
 def run(ctx: RunContext) -> StateResult:
-    open_sealed(ctx, STATE, S4_INPUTS)
+    io = open_state(ctx, STATE)
+    placement = io.policy("arrivals_5B")["placement"]["law"]  # the law the kernel implements
+    if not LAWS[FAMILY].startswith(f"{placement}+"):
+        raise EngineError(
+            "RNG_POLICY_MISMATCH", STATE, f"policies/5B/arrivals_5B.yaml /placement/law {placement}"
+        )
     require_trace(ctx, "S3", STATE)
     router = Router(ctx)
-    out = StagedDataset(ctx, "arrival_events_5B", state=STATE, column_encoding=ENCODING)
+    out = io.staged("arrival_events_5B", column_encoding=ENCODING)
 
     def work(pp: PlannedPart):
         o, counts, streams, nv = router.expand(pp.row_dom, pp.row_bucket, pp.row_count, pp.row_seq)
@@ -397,7 +391,7 @@ def run(ctx: RunContext) -> StateResult:
         hyb = router.m_mode[router.row_merchant[pp.row_dom]] == 1
         return pp.index, n, counts, hyb, streams, int(nv.sum())
 
-    led = ledger(STATE, FAMILY)
+    led = ledger(ctx, STATE, FAMILY)
     total = virtual = hybrid = 0
     expected = 0
     if ctx.progress:  # Σ count_n for the bar's ETA (one column of S3, never data)
@@ -424,10 +418,10 @@ def run(ctx: RunContext) -> StateResult:
             ctx.progress(STATE, total, max(expected, 1))
     if not led.rows:
         led.record(FAMILY, 0, events=0, draws=0, blocks=0, first=None, last=None)
-    res = [out.publish(total)]
-    res += publish_trace(ctx, STATE, led)
-    return StateResult(
-        STATE, res, rows=total,
+    io.add(out.publish(total))
+    io.publish_ledger(led)
+    return io.result(
+        rows=total,
         metadata={"arrivals": total, "virtual": virtual, "physical": total - virtual,
                   "hybrid_arrivals": hybrid, "parts": len(list(out.final.glob("part-*.parquet")))},
     )  # fmt: skip

@@ -11,17 +11,11 @@ import pyarrow.parquet as pq
 
 from engine_core.context import RunContext, StateResult
 from engine_core.segments.common import run_validation
-from engine_core.segments.seg_5B.base import SEGMENT, open_sealed, require_trace
+from engine_core.segments.seg_5B.base import SEGMENT, require_trace
 from engine_core.segments.seg_5B.checks import CHECKS, measured
+from engine_core.segments.state_io import open_state
 
 STATE = "5B.S5"
-S5_INPUTS = (
-    "shapes_5A", "scenario_manifest_5A", "merchant_zone_profile_5A",
-    "merchant_zone_scenario_utc_5A", "s3_day_effects", "s2_alias_index", "s2_alias_blob",
-    "s1_site_weights", "site_timezones", "tz_timetable_cache", "virtual_classification_3B",
-    "virtual_settlement_3B", "edge_catalogue_3B", "edge_alias_index_3B", "edge_alias_blob_3B",
-    "virtual_routing_policy_3B", "counts_5B", "latent_5B", "rng_5B",
-)  # fmt: skip
 
 
 def parquet_bytes(t: pa.Table) -> bytes:
@@ -61,7 +55,7 @@ def evidence(ctx: RunContext):
 
 
 def run(ctx: RunContext) -> StateResult:
-    open_sealed(ctx, STATE, S5_INPUTS)
+    open_state(ctx, STATE)
     for st in ("S2", "S3", "S4"):
         require_trace(ctx, st, STATE)
     import time

@@ -86,4 +86,6 @@ def t10(ctx: RunContext) -> Outcome:
     )
 
 
-T10_CHECK = Check("5B.S5.T10", REALISM, "stability_panel_5B", t10, "seed stability over 42, 7, 101")
+T10_CHECK = Check(
+    "5B.panel.T10", REALISM, "stability_panel_5B", t10, "seed stability over 42, 7, 101"
+)

@@ -23,10 +23,9 @@ def test_trace_reconciles_with_streams_and_matches_schema():
             s.words(31)  # D = 31 days: 31 draws, 16 blocks per event
             draws += 31
             ledger.record_stream(fam, part, s)
-    t = ledger.trace_table()
     d = load_dictionary()
     schema = arrow_schema(d.schemas, "rng.yaml#/$defs/rng_trace_log")
-    t = conform(t, schema, where="trace", state="2B.S3")
+    t = conform(ledger.trace_table(schema), schema, where="trace", state="2B.S3")
     rows = t.to_pylist()
     assert [(r["part_index"], r["events"], r["draws"], r["blocks"]) for r in rows] == [
         (0, 2, 62, 32),
@@ -37,11 +36,9 @@ def test_trace_reconciles_with_streams_and_matches_schema():
     assert (rows[0]["first_key"], rows[0]["first_ctr_hi"], rows[0]["first_ctr_lo"]) == first
     assert rows[0]["last_key"] == last[0]
     assert ledger.totals() == {fam: {"events": 3, "draws": draws, "blocks": 48}}
+    audit_schema = arrow_schema(d.schemas, "rng.yaml#/$defs/rng_audit_log")
     audit = conform(
-        ledger.audit_table("fwe-spec-1.0"),
-        arrow_schema(d.schemas, "rng.yaml#/$defs/rng_audit_log"),
-        where="a",
-        state="2B.S3",
+        ledger.audit_table("fwe-spec-1.0", audit_schema), audit_schema, where="a", state="2B.S3"
     ).to_pylist()[0]
     assert audit["generator"] == "philox2x64-10"
     assert json.loads(audit["laws"])["poisson"] == "poisson_inversion_v1"

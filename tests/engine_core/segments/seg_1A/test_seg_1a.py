@@ -80,16 +80,10 @@ def test_rng_policy_differing_from_register_is_policy_invalid(tmp_path, monkeypa
     doc["families"][1]["draws_per_event"] = "2"
     p.write_text(yaml.safe_dump(doc, sort_keys=False))
     monkeypatch.setenv("FWE_PROJECT_ROOT", str(proj))
-    from engine_core.contracts import dictionary as dmod
-
-    dmod._CACHE.clear()
-    try:
-        with pytest.raises(EngineError) as e:
-            run_world(profile="tiny", seed=1, data_root=tmp_path / "d", until="1A.S2")
-        assert e.value.full_code == "1A.S2.POLICY_INVALID"
-        assert "policies/1A/rng.yaml: /families/1" in e.value.message
-    finally:
-        dmod._CACHE.clear()
+    with pytest.raises(EngineError) as e:
+        run_world(profile="tiny", seed=1, data_root=tmp_path / "d", until="1A.S2")
+    assert e.value.full_code == "1A.S2.POLICY_INVALID"
+    assert "policies/1A/rng.yaml: /families/1" in e.value.message
 
 
 @pytest.fixture(scope="module")

@@ -17,12 +17,13 @@ from engine_core.contracts import load_dictionary
 from engine_core.errors import EngineError
 from engine_core.kernels import tzcache
 from engine_core.manifest import build_manifest
-from engine_core.runner import run_world
+from engine_core.runner import run_state, run_world
 from engine_core.segments.common import dataset_path
-from engine_core.segments.seg_5B import checks, s0_gate, s4_arrivals, s5_validation
+from engine_core.segments.seg_5B import checks, s0_gate, s4_arrivals
 from engine_core.segments.seg_5B import constants as K
 from engine_core.segments.seg_5B.base import domain, horizon
 from engine_core.tools import data_files, verify_all
+from tests.helpers import republish
 
 SCENARIOS = ("baseline", "holiday_peak", "payday_stress")
 
@@ -110,7 +111,7 @@ def test_many_parts_are_identical_for_any_worker_count(copy, tmp_path, monkeypat
         shutil.rmtree(dataset_path(ctx, "arrival_events_5B"))
         shutil.rmtree(dataset_path(ctx, "rng_trace_log_5B_S4"))
         shutil.rmtree(dataset_path(ctx, "rng_audit_log_5B_S4"))
-        s4_arrivals.run(ctx)
+        run_state(ctx, "5B.S4")
         files = sorted(dataset_path(ctx, "arrival_events_5B").glob("part-*.parquet"))
         assert len(files) > 10
         digests.append([(f.name, f.read_bytes()) for f in files])
@@ -125,6 +126,7 @@ def test_truncated_tz_cache_fails_coverage(copy):
     c = tzcache.decode(path.read_bytes())
     hz = horizon(ctx, "t")
     path.write_bytes(tzcache.encode(replace(c, coverage_end=hz.end + 86_400)))
+    republish(ctx, "tz_timetable_cache")
     with pytest.raises(EngineError) as e:
         s0_gate.check_cache(ctx, hz.start, hz.end, s0_gate.all_tzids(ctx, "5B.S0"))
     assert e.value.code == "TZ_CACHE_COVERAGE"
@@ -141,6 +143,7 @@ def test_missing_day_effect_day_fails_coverage(copy):
             pc.and_(pc.equal(t["utc_day"], day), pc.equal(t["merchant_id"], t["merchant_id"][0]))
         )
         pq.write_table(t.filter(keep), p)
+    republish(ctx, "s3_day_effects")
     with pytest.raises(EngineError) as e:
         s0_gate.check_day_effects(ctx, domain(ctx, "t"), hz.start, hz.end, "5B.S0")
     assert e.value.code == "DAY_EFFECT_COVERAGE"
@@ -151,6 +154,7 @@ def test_missing_site_table_fails_closed(copy):
     p = sorted(dataset_path(ctx, "s2_alias_index").glob("part-*.parquet"))[0]
     t = pq.read_table(p)
     pq.write_table(t.slice(1), p)
+    republish(ctx, "s2_alias_index")
     with pytest.raises(EngineError) as e:
         s4_arrivals.Router(ctx)
     assert e.value.code == "SITE_TABLE_MISSING"
@@ -162,6 +166,7 @@ def test_flipped_blob_byte_is_corrupt(copy):
     b = bytearray(p.read_bytes())
     b[64 + 30] ^= 0x01  # inside the first table's entries
     p.write_bytes(bytes(b))
+    republish(ctx, "s2_alias_blob")
     with pytest.raises(EngineError) as e:
         s4_arrivals.Router(ctx)
     assert e.value.code == "ALIAS_BLOB_CORRUPT"
@@ -173,21 +178,26 @@ def test_altered_routing_contract_is_rejected(copy):
     doc = json.loads(p.read_bytes())
     doc["modes"]["HYBRID"] = "site"
     p.write_text(json.dumps(doc))
+    republish(ctx, "virtual_routing_policy_3B")
     with pytest.raises(EngineError) as e:
         s4_arrivals.Router(ctx)
     assert e.value.code == "ROUTING_CONTRACT_MISMATCH"
 
 
-def _rewrite(path, fn):
+def _rewrite(ctx, dataset_id, path, fn):
+    """Rewrite one part as if its state had published it so (see ``republish``)."""
     t = pq.read_table(path)
     meta = t.schema.metadata
     pq.write_table(fn(t).replace_schema_metadata(meta), path)
+    republish(ctx, dataset_id)
 
 
 def test_edited_trace_fails_r1(copy):
     ctx = ctx_for(copy)
     p = sorted(dataset_path(ctx, "rng_trace_log_5B_S3").glob("part-*.parquet"))[0]
     _rewrite(
+        ctx,
+        "rng_trace_log_5B_S3",
         p,
         lambda t: t.set_column(
             t.schema.get_field_index("events"),
@@ -209,15 +219,50 @@ def test_mutated_timestamp_fails_t1_and_withholds_the_flag(copy):
         i = t.schema.get_field_index("ts_local_primary")
         return t.set_column(i, "ts_local_primary", pa.array(ts).cast(pa.timestamp("us")))
 
-    _rewrite(p, bump)
+    _rewrite(ctx, "arrival_events_5B", p, bump)
     assert checks.t1(ctx).passed is False
     bundle = dataset_path(ctx, "validation_bundle_5B")
     shutil.rmtree(bundle)  # the test's own copy: re-validate from scratch
     with pytest.raises(EngineError) as e:
-        s5_validation.run(ctx)
-    assert e.value.code == "VALIDATION_FAILED" and "T1" in e.value.detail
+        run_state(ctx, "5B.S5")
+    assert e.value.code == "VALIDATION_FAILED" and "T1" in e.value.detail, e.value.message
     assert (bundle / "validation_report_5B.json").is_file()
     assert not (bundle / "_passed.flag").exists()
+
+
+def test_input_changed_after_publishing_is_refused_and_nothing_is_published(copy):
+    """A byte flipped in a 5A output after it was published: a 5B ``--only`` run refuses it
+    naming the file (SEALED_DIGEST_MISMATCH) and publishes nothing over it."""
+    ctx = ctx_for(copy)
+    utc = sorted(dataset_path(ctx, "merchant_zone_scenario_utc_5A").glob("part-*.parquet"))[0]
+    b = bytearray(utc.read_bytes())
+    b[len(b) // 2] ^= 0x01
+    utc.write_bytes(bytes(b))
+    for ds in ("s2_latent_field_5B", "s2_realised_intensity_5B", "rng_trace_log_5B_S2"):
+        shutil.rmtree(dataset_path(ctx, ds))
+    before = data_files(copy)
+    with pytest.raises(EngineError) as e:
+        run_world(
+            profile="tiny", seed=42, data_root=copy, until="5B.S2", scenario="baseline", only=True
+        )
+    assert e.value.code == "SEALED_DIGEST_MISMATCH" and utc.name in e.value.detail
+    assert e.value.state == "5B.S2"
+    assert data_files(copy) == before
+
+
+def test_removed_or_added_part_is_refused(copy):
+    ctx = ctx_for(copy)
+    d = dataset_path(ctx, "s3_bucket_counts_5B")
+    extra = d / "part-09999.parquet"
+    shutil.copy(sorted(d.glob("part-*.parquet"))[0], extra)
+    with pytest.raises(EngineError) as e:
+        run_state(ctx, "5B.S4")
+    assert e.value.code == "SEALED_DIGEST_MISMATCH" and "part-09999.parquet" in e.value.detail
+    extra.unlink()
+    sorted(d.glob("part-*.parquet"))[0].unlink()
+    with pytest.raises(EngineError) as e:
+        run_state(ctx, "5B.S4")
+    assert e.value.code == "SEALED_DIGEST_MISMATCH" and "missing" in e.value.detail
 
 
 def test_flipped_arrival_byte_fails_verify(copy):
@@ -243,7 +288,7 @@ def test_broken_sequence_fails_t4(copy):
         seq[[3, 4]] = seq[[4, 3]]
         return _set_column(t, "arrival_seq", seq, pa.int64())
 
-    _rewrite(p, swap)
+    _rewrite(ctx, "arrival_events_5B", p, swap)
     out = checks.t4(ctx)
     assert not out.passed and any("seq_contiguous" in v for v in out.measured["violations"])
 
@@ -261,6 +306,6 @@ def test_site_of_another_merchant_fails_t5(copy):
         sid[i] = sid[j]  # a real site, but of another merchant
         return _set_column(t, "site_id", np.where(virt, None, sid).tolist(), pa.uint64())
 
-    _rewrite(p, steal)
+    _rewrite(ctx, "arrival_events_5B", p, steal)
     out = checks.t5(ctx)
     assert not out.passed and out.measured["physical_bad"] == 1

@@ -1,6 +1,0 @@
-"""Segment 2A asset checks (the same functions the 2A validation bundle runs)."""
-
-from dagster_project.checks.factory import segment_checks
-from engine_core.registry import segment_checks as engine_checks
-
-checks = segment_checks(engine_checks("2A"))
