@@ -1,28 +1,163 @@
-"""S0 sealing derived from the declarations: the registry's seal plan (every input a
-segment's states declare that the segment does not produce, with ``read_by`` and scope)
-becomes ``sealed_inputs_<SEG>``; S0 modules only add their own coverage checks."""
+"""S0 gates: HashGate the upstream bundles, seal every input the segment's states declare,
+publish ``sealed_inputs_<SEG>`` and ``s0_gate_receipt_<SEG>``. The seal list is the
+registry's seal plan (every declared input not produced in the segment, with ``read_by`` and
+scope); S0 modules only add their own coverage checks."""
 
 from __future__ import annotations
 
+from importlib import resources
 from importlib.metadata import version
+from pathlib import Path
 
 from engine_core.context import RunContext, StateResult, all_policies
 from engine_core.errors import EngineError
-from engine_core.gates import SealedInput
-from engine_core.refdata import BASE_ARTEFACTS
+from engine_core.gates import SealedInput, SealedInputs, gate_receipt, verify_bundle
+from engine_core.identity import canonical_json, file_sha256, listing_digest, sha256_hex
+from engine_core.io.datasets import write_json_dataset
+from engine_core.refdata import BASE_ARTEFACTS, artefact_digest, package_dir
 from engine_core.refdata.world import zone_tab
-from engine_core.segments.common import (
-    run_gate,
-    seal_finder_data,
-    seal_package,
-    seal_policy,
-    seal_refdata,
-    seal_upstream,
-    verify_upstream,
-)
+from engine_core.segments.common import dataset_path, keys_for, locate
 from engine_core.statespec import Refdata
 
 
+# --- sealed inputs -------------------------------------------------------------------------------
+def seal_policy(ctx: RunContext, name: str, read_by: tuple[str, ...]) -> SealedInput:
+    """A policy is sealed by the digest of its effective (profile-overridden) content."""
+    spec = ctx.dictionary.policy(name)
+    doc = all_policies(ctx)[name]  # sealing is not reading: S0 seals what its states read
+    return SealedInput(
+        name, "policy", spec.path, sha256_hex(canonical_json(doc)), role="policy", read_by=read_by
+    )
+
+
+def refdata_path(package: str, rel: str) -> Path:
+    return Path(str(resources.files(package))) / rel
+
+
+def seal_refdata(
+    package: str, rel: str, read_by: tuple[str, ...], role: str = "refdata"
+) -> SealedInput:
+    p = refdata_path(package, rel)
+    if not p.is_file():
+        raise EngineError("SEALED_INPUT_MISSING", detail=f"{package}:{rel}: expected {p}")
+    return SealedInput(
+        f"{package}:{rel}",
+        "refdata",
+        f"{package}:{rel}",
+        file_sha256(p),
+        role=role,
+        read_by=read_by,
+    )
+
+
+def seal_upstream(
+    ctx: RunContext, dataset_id: str, bundle_digest: str, read_by, *, scope: str = "ROW_LEVEL"
+) -> SealedInput:
+    rel = locate(ctx, dataset_id).relative_to(ctx.data_root).as_posix()
+    return SealedInput(
+        dataset_id,
+        "dataset",
+        rel,
+        bundle_digest,
+        role="upstream",
+        read_scope=scope,
+        read_by=tuple(read_by),
+    )
+
+
+def verify_upstream(ctx: RunContext, segment: str, upstream: list[str]) -> dict[str, str]:
+    """HashGate each upstream segment's bundle; returns ``{segment: bundle digest}``."""
+    out = {}
+    for seg in upstream:
+        bundle = dataset_path(ctx, f"validation_bundle_{seg}")
+        out[seg] = verify_bundle(
+            bundle, ctx.data_root, state=f"{segment}.S0", code="UPSTREAM_GATE_FAILED"
+        )
+    return out
+
+
+def run_gate(
+    ctx: RunContext,
+    segment: str,
+    upstream: dict[str, str],
+    inputs: list[SealedInput],
+    extra: dict | None = None,
+) -> StateResult:
+    """Publish ``sealed_inputs_<SEG>`` and ``s0_gate_receipt_<SEG>``."""
+    state = f"{segment}.S0"
+    sealed = SealedInputs(segment, inputs)
+    receipt_id, sealed_id = f"s0_gate_receipt_{segment}", f"sealed_inputs_{segment}"
+    seed = ctx.seed if "seed" in ctx.dictionary.dataset(sealed_id).partition_keys else None
+    outs = [
+        write_json_dataset(
+            ctx.dictionary,
+            sealed_id,
+            ctx.data_root,
+            keys_for(ctx, sealed_id),
+            sealed.document(mf=ctx.mf, ph=ctx.ph, seed=seed),
+            state=state,
+        ),
+        write_json_dataset(
+            ctx.dictionary,
+            receipt_id,
+            ctx.data_root,
+            keys_for(ctx, receipt_id),
+            gate_receipt(
+                segment,
+                mf=ctx.mf,
+                ph=ctx.ph,
+                seed=seed,
+                spec_version=ctx.dictionary.spec_version,
+                upstream=sorted(upstream.items()),
+                sealed=sealed,
+                extra=extra,
+            ),
+            state=state,
+        ),
+    ]
+    return StateResult(
+        state,
+        outs,
+        rows=len(inputs),
+        metadata={
+            "sealed_inputs_digest": sealed.digest,
+            "upstream": ", ".join(sorted(upstream)) or "none",
+        },
+    )
+
+
+# --- reference data sealed by several gates ------------------------------------------
+def seal_finder_data(read_by) -> SealedInput:
+    """Every file under ``timezonefinder_data/data`` as one listing digest (1B.S0, 2A.S0)."""
+    root = package_dir("timezonefinder_data") / "data"
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+    digest = listing_digest((p.relative_to(root).as_posix(), file_sha256(p)) for p in files)
+    return SealedInput(
+        "timezonefinder-data:data",
+        "refdata",
+        "timezonefinder_data:data/",
+        digest,
+        role="tz polygons",
+        read_by=tuple(read_by),
+    )
+
+
+def seal_package(name: str, read_by) -> SealedInput:
+    """A base-artefact package (``holidays``, ``tzdata``) sealed by its version and content
+    digest (5A.S0, 5B.S0)."""
+    art = next(a for a in BASE_ARTEFACTS if a.name == name)
+    version, digest, _ = artefact_digest(art)
+    return SealedInput(
+        f"{name}=={version}",
+        "refdata",
+        f"{art.package}:",
+        digest,
+        role="refdata",
+        read_by=tuple(read_by),
+    )
+
+
+# --- the S0 seal plan ---------------------------------------------------------------------
 def _rel(r: Refdata, ctx: RunContext) -> str:
     """``rel`` with ``{policy.field}`` placeholders filled from the policies (e.g. the city
     source named by ``placement_1B``)."""

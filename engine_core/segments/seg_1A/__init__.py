@@ -1,7 +1,7 @@
 """Segment 1A — merchant universe, hurdle, outlet catalogue (layer1 §1)."""
 
+from engine_core.segments.sealing import gate_state
 from engine_core.segments.seg_1A import (
-    s0_gate,
     s1_country_reference,
     s2_merchant_universe,
     s3_outlet_counts,
@@ -14,7 +14,7 @@ SEGMENT = Segment(
     "1A",
     upstream=(),
     states=(
-        State("S0", s0_gate.run),
+        State("S0", gate_state),
         State(
             "S1",
             s1_country_reference.run,

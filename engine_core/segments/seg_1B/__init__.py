@@ -1,7 +1,7 @@
 """Segment 1B — site placement on real populated places (layer1 §2)."""
 
+from engine_core.segments.sealing import gate_state
 from engine_core.segments.seg_1B import (
-    s0_gate,
     s1_tile_index,
     s2_tile_weights,
     s3_site_requirements,
@@ -16,7 +16,7 @@ SEGMENT = Segment(
     "1B",
     upstream=("1A",),
     states=(
-        State("S0", s0_gate.run),
+        State("S0", gate_state),
         State(
             "S1",
             s1_tile_index.run,

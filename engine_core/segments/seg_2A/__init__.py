@@ -1,7 +1,7 @@
 """Segment 2A — civil time: site time zones and the tz timetable cache (layer1 §3)."""
 
+from engine_core.segments.sealing import gate_state
 from engine_core.segments.seg_2A import (
-    s0_gate,
     s1_site_timezones,
     s2_tz_timetable_cache,
     s3_validation,
@@ -12,7 +12,7 @@ SEGMENT = Segment(
     "2A",
     upstream=("1A", "1B"),
     states=(
-        State("S0", s0_gate.run),
+        State("S0", gate_state),
         State(
             "S1",
             s1_site_timezones.run,

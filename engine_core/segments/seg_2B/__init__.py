@@ -1,7 +1,7 @@
 """Segment 2B — routing weights, alias tables, day effects (layer1 §4)."""
 
+from engine_core.segments.sealing import gate_state
 from engine_core.segments.seg_2B import (
-    s0_gate,
     s1_site_weights,
     s2_alias_tables,
     s3_day_effects,
@@ -14,7 +14,7 @@ SEGMENT = Segment(
     "2B",
     upstream=("1A", "1B", "2A"),
     states=(
-        State("S0", s0_gate.run),
+        State("S0", gate_state),
         State(
             "S1",
             s1_site_weights.run,

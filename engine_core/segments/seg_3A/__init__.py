@@ -1,7 +1,7 @@
 """Segment 3A — zone allocation (layer1 §5)."""
 
+from engine_core.segments.sealing import gate_state
 from engine_core.segments.seg_3A import (
-    s0_gate,
     s1_country_zone_priors,
     s2_zone_alloc,
     s3_universe_hash,
@@ -13,7 +13,7 @@ SEGMENT = Segment(
     "3A",
     upstream=("1A", "1B", "2A", "2B"),
     states=(
-        State("S0", s0_gate.run),
+        State("S0", gate_state),
         State("S1", s1_country_zone_priors.run, reads=("s1_tile_index",)),
         State(
             "S2",

@@ -1,7 +1,7 @@
 """Segment 3B — virtual merchants and edges (layer1 §6)."""
 
+from engine_core.segments.sealing import gate_state
 from engine_core.segments.seg_3B import (
-    s0_gate,
     s1_virtual_classification,
     s2_edge_catalogue,
     s3_edge_alias,
@@ -14,7 +14,7 @@ SEGMENT = Segment(
     "3B",
     upstream=("1A", "1B", "2A", "2B", "3A"),
     states=(
-        State("S0", s0_gate.run),
+        State("S0", gate_state),
         State(
             "S1",
             s1_virtual_classification.run,

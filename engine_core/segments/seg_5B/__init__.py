@@ -12,6 +12,16 @@ from engine_core.segments.seg_5B import (
 )
 from engine_core.statespec import Refdata, Segment, State, meta
 
+# the 3B datasets 5B routes with (layer2 §1.6)
+VIRTUAL = (
+    "virtual_classification_3B",
+    "virtual_settlement_3B",
+    "edge_catalogue_3B",
+    "edge_alias_index_3B",
+    "edge_alias_blob_3B",
+    "virtual_routing_policy_3B",
+)
+
 SEGMENT = Segment(
     "5B",
     upstream=("1A", "1B", "2A", "2B", "3A", "3B", "5A"),
@@ -94,12 +104,7 @@ SEGMENT = Segment(
                 "s2_alias_index",
                 "s2_alias_blob",
                 "tz_timetable_cache",
-                "virtual_classification_3B",
-                "virtual_settlement_3B",
-                "edge_catalogue_3B",
-                "edge_alias_index_3B",
-                "edge_alias_blob_3B",
-                "virtual_routing_policy_3B",
+                *VIRTUAL,
                 meta("zone_alloc_universe_hash"),
                 "arrivals_5B",
                 "rng_5B",
@@ -120,12 +125,7 @@ SEGMENT = Segment(
                 "s1_site_weights",
                 "site_timezones",
                 "tz_timetable_cache",
-                "virtual_classification_3B",
-                "virtual_settlement_3B",
-                "edge_catalogue_3B",
-                "edge_alias_index_3B",
-                "edge_alias_blob_3B",
-                "virtual_routing_policy_3B",
+                *VIRTUAL,
                 meta("zone_alloc_universe_hash"),
                 "latent_5B",
                 "counts_5B",

@@ -23,15 +23,6 @@ from engine_core.segments.common import (
 from engine_core.segments.seg_5B.constants import CHANNELS, PART_ROWS
 
 SEGMENT = "5B"
-# the 3B datasets 5B routes with (layer2 §1.6): sealed by S0, read by S1, S4, S5
-VIRTUAL_INPUTS = (
-    "virtual_classification_3B",
-    "virtual_settlement_3B",
-    "edge_catalogue_3B",
-    "edge_alias_index_3B",
-    "edge_alias_blob_3B",
-    "virtual_routing_policy_3B",
-)
 DOMAIN_SEP = "fw.l2.v1"
 US = 1_000_000
 STR_COLS = ("tzid", "channel_group", "demand_class", "virtual_mode", "size_class")

@@ -16,10 +16,8 @@ from engine_core.segments.common import (
     input_path,
     read_json,
     read_table,
-    run_gate,
-    verify_upstream,
 )
-from engine_core.segments.sealing import seal_segment, upstream_of
+from engine_core.segments.sealing import run_gate, seal_segment, upstream_of, verify_upstream
 from engine_core.segments.seg_5B.base import (
     SEGMENT,
     domain,
