@@ -56,11 +56,17 @@ def main(argv: list[str] | None = None) -> int:
             if not c.passed and c.severity == dg.AssetCheckSeverity.ERROR
         ]
         warned = [c.check_name for c in checks if not c.passed and c.check_name not in failed]
+        skipped = [
+            c.check_name
+            for c in checks
+            if getattr(c.metadata.get("status"), "value", None) == "SKIPPED"
+        ]
         print(
             f"world {world} seed {args.seed}: run {result.run_id} "
             f"{'succeeded' if result.success else 'FAILED'}; "
             f"{len(checks)} checks, {len(failed)} failed {failed or ''}"
             + (f"; advisory (WARN) gates not met: {warned}" if warned else "")
+            + (f"; SKIPPED (no power in this profile): {skipped}" if skipped else "")
         )
         ok = ok and result.success and not failed
     print(f"data under {args.data_root.resolve()}; open the UI with `make ui`")

@@ -38,9 +38,13 @@ def check_result(
         if with_key
         else {}
     )
+    # Dagster has no "skipped" result: a SKIPPED gate (no power in this profile) does not
+    # fail the run, and says so in its description and status — it is never shown as PASS
+    skipped = row["status"] == "SKIPPED"
     return dg.AssetCheckResult(
         **extra,
-        passed=row["status"] in ("PASS", "SKIPPED"),
+        passed=row["status"] == "PASS" or skipped,
+        description="SKIPPED: not evaluable in this profile (no power)" if skipped else None,
         severity=dg.AssetCheckSeverity.ERROR if row["enforced"] else dg.AssetCheckSeverity.WARN,
         metadata={
             "check_id": check.check_id,

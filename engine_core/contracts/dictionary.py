@@ -29,7 +29,6 @@ class DatasetSpec:
     schema_ref: str
     primary_key: tuple[str, ...]
     sort_order: tuple[str, ...]
-    consumers: tuple[str, ...]
     rows_per_part: int | None = None
     description: str = ""
 
@@ -48,7 +47,6 @@ class PolicySpec:
     logical_name: str
     path: str
     schema_ref: str
-    read_by: tuple[str, ...]
 
 
 class Dictionary:
@@ -74,7 +72,6 @@ class Dictionary:
                 schema_ref=d["schema_ref"],
                 primary_key=tuple(d["primary_key"]),
                 sort_order=tuple(d["sort_order"]),
-                consumers=tuple(d["consumers"]),
                 rows_per_part=d.get("rows_per_part"),
                 description=d.get("description", ""),
             )
@@ -84,7 +81,7 @@ class Dictionary:
             self.datasets[spec.id] = spec
         self.policies: dict[str, PolicySpec] = {}
         for p in doc["policies"]:
-            spec = PolicySpec(p["logical_name"], p["path"], p["schema_ref"], tuple(p["read_by"]))
+            spec = PolicySpec(p["logical_name"], p["path"], p["schema_ref"])
             if spec.logical_name in self.policies:
                 raise EngineError(
                     "CONTRACT_INVALID", detail=f"{rel}: duplicate policy {spec.logical_name}"

@@ -110,6 +110,7 @@ def test_consumers_and_deps_are_derived():
     assert "2A.S1" in reg.consumers("site_locations")
     assert "5B.S4" in reg.consumers("edge_alias_blob_3B")
     assert reg.consumers("rng_1A") == ("1A.S2", "1A.S3")
+    assert reg.consumers("horizon_world")[:4] == ("2A.S2", "2A.S3", "2B.S3", "2B.S5")
     s4 = reg.state("5B.S4")
     assert s4.outputs == ("arrival_events_5B", "rng_trace_log_5B_S4", "rng_audit_log_5B_S4")
     assert {"s0_gate_receipt_5B", "sealed_inputs_5B", "s3_bucket_counts_5B"} <= set(s4.reads)
@@ -138,9 +139,6 @@ def test_a_toy_state_is_one_declaration_plus_one_module(tmp_path, monkeypatch):
     dd = proj / "contracts/dataset_dictionary.yaml"
     doc = yaml.safe_load(dd.read_text())
     doc["datasets"] += toy["datasets"]
-    if "consumers" in doc["datasets"][0]:  # hand-written consumers (until derived)
-        for ds in toy["datasets"]:
-            ds["consumers"] = []
     dd.write_text(yaml.safe_dump(doc, sort_keys=False))
     (proj / "contracts/schemas/seg_9Z.yaml").write_text(yaml.safe_dump(toy["schema"]))
     monkeypatch.setenv("FWE_PROJECT_ROOT", str(proj))

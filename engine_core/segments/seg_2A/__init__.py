@@ -29,7 +29,7 @@ SEGMENT = Segment(
             reads=(
                 "s1_country_reference",
                 "civil_time_2A",
-                "world_horizon",
+                "horizon_world",
                 Refdata("tzdata", "zoneinfo/tzdata.zi", role="tz rules"),
                 Refdata("tzdata", "zoneinfo/zone.tab"),
             ),
@@ -41,7 +41,7 @@ SEGMENT = Segment(
                 "s1_country_reference",
                 "s1_tile_index",
                 "site_locations",
-                "world_horizon",
+                "horizon_world",
             ),
             validation=True,
         ),

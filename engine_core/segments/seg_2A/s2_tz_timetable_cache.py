@@ -23,7 +23,7 @@ DAY = 86_400
 
 def coverage(ctx: RunContext) -> tuple[int, int, int, int, int]:
     """``(S, E, M_days, coverage_start, coverage_end)`` from the world horizon."""
-    h = ctx.manifest.policies["world_horizon"]
+    h = ctx.manifest.policies["horizon_world"]
     s, e = parse_utc(h["start_utc"]), parse_utc(h["end_utc"])
     if e <= s:
         raise EngineError("POLICY_INVALID", STATE, "policies/world/horizon.yaml: end ≤ start")

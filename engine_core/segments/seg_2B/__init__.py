@@ -31,7 +31,7 @@ SEGMENT = Segment(
             s2_alias_tables.run,
             reads=(
                 "s1_site_weights",
-                "alias_layout_policy_v1",
+                "alias_layout_layer1",
             ),
         ),
         State(
@@ -42,7 +42,7 @@ SEGMENT = Segment(
                 "merchant_universe",
                 "routing_weights_2B",
                 "rng_2B",
-                "world_horizon",
+                "horizon_world",
             ),
         ),
         State(
@@ -60,7 +60,7 @@ SEGMENT = Segment(
                 "merchant_universe",
                 "routing_weights_2B",
                 "site_timezones",
-                "world_horizon",
+                "horizon_world",
             ),
             validation=True,
         ),

@@ -68,7 +68,7 @@ def build(ctx: RunContext, w: pa.Table):
 
 def run(ctx: RunContext) -> StateResult:
     io = open_state(ctx, STATE)
-    layout = io.policy("alias_layout_policy_v1")  # pins the blob layout (schema-enforced)
+    layout = io.policy("alias_layout_layer1")  # pins the blob layout (schema-enforced)
     w = io.read_table(
         "s1_site_weights", ["merchant_id", "tzid", "site_id", "p_weight_in_tz", "tz_share"]
     )

@@ -26,7 +26,7 @@ DAY = 86_400
 
 def horizon_days(ctx: RunContext) -> tuple[int, int]:
     """``(first UTC day since epoch, D)`` of the world horizon [S, E)."""
-    h = ctx.manifest.policies["world_horizon"]
+    h = ctx.manifest.policies["horizon_world"]
     s = parse_utc(h["start_utc"], "policies/world/horizon.yaml")
     e = parse_utc(h["end_utc"], "policies/world/horizon.yaml")
     first, last = s // DAY, (e - 1) // DAY

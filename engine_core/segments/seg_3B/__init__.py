@@ -45,7 +45,7 @@ SEGMENT = Segment(
             s3_edge_alias.run,
             reads=(
                 "edge_catalogue_3B",
-                "alias_layout_policy_v1",
+                "alias_layout_layer1",
             ),
         ),
         State(

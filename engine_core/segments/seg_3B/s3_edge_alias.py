@@ -55,7 +55,7 @@ def build(edges: pa.Table) -> tuple[bytes, pa.Table]:
 
 def run(ctx: RunContext) -> StateResult:
     io = open_state(ctx, STATE)
-    layout = io.policy("alias_layout_policy_v1")  # pins the blob layout (schema-enforced)
+    layout = io.policy("alias_layout_layer1")  # pins the blob layout (schema-enforced)
     edges = io.read_table(
         "edge_catalogue_3B", ["merchant_id", "edge_id", "edge_seq_index", "edge_weight"]
     )

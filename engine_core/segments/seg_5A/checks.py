@@ -127,7 +127,7 @@ def a4_dst_exposure(ctx):
 
 def a5_conservation(ctx):
     keys = ["merchant_id", "tzid", "channel_group"]
-    s, e, b = horizon(ctx.manifest.policies["scenarios_5A"], ctx.manifest.policies["world_horizon"])
+    s, e, b = horizon(ctx.manifest.policies["scenarios_5A"], ctx.manifest.policies["horizon_world"])
     worst, rows, ok = 0.0, 0, True
     for u, lo in zip(
         _parts(ctx, "merchant_zone_scenario_utc_5A"),
@@ -188,7 +188,7 @@ def _baseline_only(ctx, fn):
 def a8_baseline_mass(ctx):
     def f(ctx):
         s, e, _ = horizon(
-            ctx.manifest.policies["scenarios_5A"], ctx.manifest.policies["world_horizon"]
+            ctx.manifest.policies["scenarios_5A"], ctx.manifest.policies["horizon_world"]
         )
         target = ctx.manifest.policies["demand_5A"]["volume"]["target_weekly_arrivals"]
         mass = math.fsum(
@@ -256,7 +256,7 @@ def a10_holiday_coverage(ctx):
         hol = set(_pl(ctx, "holiday_calendar_5A", ["country_iso"])["country_iso"].to_list())
         prof = _profile(ctx)
         s, e, b = horizon(
-            ctx.manifest.policies["scenarios_5A"], ctx.manifest.policies["world_horizon"]
+            ctx.manifest.policies["scenarios_5A"], ctx.manifest.policies["horizon_world"]
         )
         per_row = np.concatenate(
             [
@@ -319,7 +319,7 @@ def a12_weekend_share(ctx):
 
 
 def a13_tz_cache(ctx):
-    s, e, _ = horizon(ctx.manifest.policies["scenarios_5A"], ctx.manifest.policies["world_horizon"])
+    s, e, _ = horizon(ctx.manifest.policies["scenarios_5A"], ctx.manifest.policies["horizon_world"])
     tz = sorted(_profile(ctx)["tzid"].unique().to_list())
     try:
         return Outcome(True, check_cache(ctx, s, e, tz), "100 %")

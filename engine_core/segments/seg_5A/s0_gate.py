@@ -53,7 +53,7 @@ def check_domain(ctx: RunContext) -> dict:
 
 def coverage(ctx: RunContext) -> dict:
     """Merchant-domain consistency and tz-cache coverage, before any work (layer2 §2.1)."""
-    s, e, _ = horizon(ctx.manifest.policies["scenarios_5A"], ctx.manifest.policies["world_horizon"])
+    s, e, _ = horizon(ctx.manifest.policies["scenarios_5A"], ctx.manifest.policies["horizon_world"])
     domain = check_domain(ctx)
     tzids = sorted(
         pl.from_arrow(read_table(ctx, "zone_alloc", ["tzid"], state=STATE))["tzid"]

@@ -18,7 +18,7 @@ DAY = 86_400
 def horizon(scen_policy: dict, world_policy: dict) -> tuple[int, int, int]:
     """``(S, E, bucket_seconds)`` of the shared scenario horizon, checked inside the world."""
     b = int(scen_policy["bucket_seconds"])
-    s = parse_utc(scen_policy["horizon"]["start_utc"], "policies/5A/scenarios_5A.yaml")
+    s = parse_utc(scen_policy["horizon"]["start_utc"], "policies/5A/scenarios.yaml")
     e = s + int(scen_policy["horizon"]["days"]) * DAY
     ws = parse_utc(world_policy["start_utc"], "policies/world/horizon.yaml")
     we = parse_utc(world_policy["end_utc"], "policies/world/horizon.yaml")
@@ -45,7 +45,7 @@ def scenario_manifest(scen_policy: dict, world_policy: dict) -> pa.Table:
         raise EngineError(
             "SCENARIO_INVALID",
             STATE,
-            "policies/5A/scenarios_5A.yaml: /scenarios: ids must be unique, exactly "
+            "policies/5A/scenarios.yaml: /scenarios: ids must be unique, exactly "
             "one baseline, and is_baseline XOR is_stress",
         )
     rows = sorted(rows, key=lambda r: r["scenario_id"])  # writer order (≤ a few scenarios)
@@ -123,7 +123,7 @@ def holiday_calendar(
 def run(ctx):
 
     io = open_state(ctx, STATE)
-    pol, world = ctx.manifest.policies["scenarios_5A"], ctx.manifest.policies["world_horizon"]
+    pol, world = ctx.manifest.policies["scenarios_5A"], ctx.manifest.policies["horizon_world"]
     s, e, _ = horizon(pol, world)
     manifest = scenario_manifest(pol, world)
     countries = io.read_table("s1_country_reference", ["country_iso"])

@@ -50,7 +50,7 @@ def scenario_row(ctx: RunContext) -> dict:
 
 def build(ctx: RunContext) -> Iterator[pa.Table]:
     pol = ctx.manifest.policies
-    s, e, _ = horizon(pol["scenarios_5A"], pol["world_horizon"])
+    s, e, _ = horizon(pol["scenarios_5A"], pol["horizon_world"])
     profile = pl.from_arrow(read_table(ctx, "merchant_zone_profile_5A", state=STATE)).with_columns(
         pl.col(c).cast(pl.String) for c in ("tzid", "channel_group", "demand_class")
     )

@@ -35,7 +35,7 @@ class SurfaceInputs:
 
     def __init__(self, ctx: RunContext):
         pol = ctx.manifest.policies
-        self.s, self.e, self.b = horizon(pol["scenarios_5A"], pol["world_horizon"])
+        self.s, self.e, self.b = horizon(pol["scenarios_5A"], pol["horizon_world"])
         self.h = (self.e - self.s) // self.b
         self.cache = load_cache(ctx)
         shapes = pl.from_arrow(read_table(ctx, "class_zone_shape_5A", state=STATE))

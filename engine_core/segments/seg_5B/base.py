@@ -109,7 +109,7 @@ def ledger(ctx: RunContext, state: str, family: str) -> RngLedger:
     code implements: generator, domain separator and the family for this state (A§4: a law
     change needs a new family id, so a policy naming another one is refused, not ignored)."""
     pol = ctx.manifest.policies["rng_5B"]
-    where = "policies/5B/rng_5B.yaml"
+    where = "policies/5B/rng.yaml"
     if pol["generator"] != "philox2x64-10" or pol["domain_sep"] != DOMAIN_SEP:
         raise EngineError(
             "RNG_POLICY_MISMATCH",

@@ -79,7 +79,7 @@ def check_floors(pol: dict, state: str = STATE) -> None:
         fails.append("clip factors inside [0.5, 2]")
     if fails:
         raise EngineError(
-            "LATENT_POLICY_FLOOR", state, "policies/5B/latent_5B.yaml: " + "; ".join(fails)
+            "LATENT_POLICY_FLOOR", state, "policies/5B/latent.yaml: " + "; ".join(fails)
         )
 
 

@@ -379,7 +379,7 @@ def run(ctx: RunContext) -> StateResult:
     placement = io.policy("arrivals_5B")["placement"]["law"]  # the law the kernel implements
     if not LAWS[FAMILY].startswith(f"{placement}+"):
         raise EngineError(
-            "RNG_POLICY_MISMATCH", STATE, f"policies/5B/arrivals_5B.yaml /placement/law {placement}"
+            "RNG_POLICY_MISMATCH", STATE, f"policies/5B/arrivals.yaml /placement/law {placement}"
         )
     require_trace(ctx, "S3", STATE)
     router = Router(ctx)

@@ -31,7 +31,7 @@ def copy_project(tmp_path: Path) -> Path:
 
 def test_dictionary_loads_and_maps_tables_to_arrow():
     d = load_dictionary()
-    assert "manifest_record" in d.datasets and "world_horizon" in d.policies
+    assert "manifest_record" in d.datasets and "horizon_world" in d.policies
     s = arrow_schema(d.schemas, "rng.yaml#/$defs/rng_trace_log")
     assert s.field("first_key").type == pa.uint64() and not s.field("first_key").nullable
     assert s.field("part_index").type == pa.int32()
@@ -99,7 +99,7 @@ def test_malformed_policy_names_file_and_pointer(tmp_path, edit, pointer):
     p.write_text(yaml.safe_dump(doc))
     d = Dictionary(proj / "contracts")
     with pytest.raises(EngineError) as e:
-        load_policy("world_horizon", d, proj / "policies")
+        load_policy("horizon_world", d, proj / "policies")
     msg = e.value.message
     assert msg.startswith(f"ENGINE.POLICY_INVALID: policies/world/horizon.yaml: {pointer}: ")
     assert "\n" not in msg
@@ -128,11 +128,11 @@ def test_cli_reports_a_bad_policy_in_one_line(tmp_path):
 def test_profile_overrides_apply_and_bad_pointers_fail(tmp_path):
     d = load_dictionary()
     tiny = load_profile("tiny", d, policies_root())
-    assert load_policy("world_horizon", d, policies_root(), tiny)["start_utc"] == (
+    assert load_policy("horizon_world", d, policies_root(), tiny)["start_utc"] == (
         "2026-03-01T00:00:00Z"
     )
     small = load_profile("small", d, policies_root())
-    assert load_policy("world_horizon", d, policies_root(), small)["start_utc"] == (
+    assert load_policy("horizon_world", d, policies_root(), small)["start_utc"] == (
         "2026-01-01T00:00:00Z"
     )
     proj = copy_project(tmp_path)
@@ -141,9 +141,30 @@ def test_profile_overrides_apply_and_bad_pointers_fail(tmp_path):
     d2 = Dictionary(proj / "contracts")
     with pytest.raises(EngineError, match=r"/begin_utc: overrides a field the policy lacks"):
         load_policy(
-            "world_horizon", d2, proj / "policies", load_profile("tiny", d2, proj / "policies")
+            "horizon_world", d2, proj / "policies", load_profile("tiny", d2, proj / "policies")
         )
 
 
 def test_contracts_root_is_the_project_one():
     assert contracts_root() == ROOT / "contracts"
+
+
+def test_every_policy_follows_the_one_naming_rule():
+    """``policies/<seg>/<name>.yaml`` has logical name and ``policy_id`` ``<name>_<seg>``,
+    for every layer's policies and the shared ones (``world/``, ``layer1/``) alike."""
+    d = load_dictionary()
+    assert len(d.policies) == 25
+    files = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "policies").rglob("*.yaml"))
+    listed = sorted(s.path for s in d.policies.values())
+    assert [f for f in files if not f.startswith("policies/profiles/")] == listed
+    for name, spec in d.policies.items():
+        _, seg, file = spec.path.split("/")
+        assert name == f"{file.removesuffix('.yaml')}_{seg}", spec.path
+        assert yaml.safe_load((ROOT / spec.path).read_text())["policy_id"] == name
+
+
+def test_the_dictionary_names_no_reader_by_hand():
+    """Consumers and policy readers are derived from the state declarations."""
+    doc = yaml.safe_load((ROOT / "contracts/dataset_dictionary.yaml").read_text())
+    assert not any("consumers" in ds for ds in doc["datasets"])
+    assert not any("read_by" in p for p in doc["policies"])

@@ -31,7 +31,6 @@ def dictionary(tmp_path):
             "schema_ref": "demo.yaml#/$defs/demo_sites",
             "primary_key": ["site_id"],
             "sort_order": ["site_id"],
-            "consumers": ["tests"],
         }
     )
     p.write_text(yaml.safe_dump(doc, sort_keys=False))

@@ -18,7 +18,7 @@ def tiny():
 
 def test_scenario_manifest(tiny):
     t = s1_scenarios.scenario_manifest(
-        tiny.policies["scenarios_5A"], tiny.policies["world_horizon"]
+        tiny.policies["scenarios_5A"], tiny.policies["horizon_world"]
     )
     assert t.column("scenario_id").to_pylist() == ["baseline", "holiday_peak", "payday_stress"]
     assert t.column("is_baseline").to_pylist() == [True, False, False]
@@ -28,7 +28,7 @@ def test_scenario_manifest(tiny):
         tiny.policies["scenarios_5A"], horizon={"start_utc": "2026-03-30T00:00:00Z", "days": 7}
     )
     with pytest.raises(EngineError, match="HORIZON_OUTSIDE_WORLD"):
-        s1_scenarios.scenario_manifest(bad, tiny.policies["world_horizon"])
+        s1_scenarios.scenario_manifest(bad, tiny.policies["horizon_world"])
 
 
 def test_holiday_calendar_is_real():
@@ -187,11 +187,11 @@ def test_s1_s2_tables_conform_to_their_contracts(tiny):
     from engine_core.io.parquet import conform
 
     d = load_dictionary()
-    s, e, _ = s1_scenarios.horizon(tiny.policies["scenarios_5A"], tiny.policies["world_horizon"])
+    s, e, _ = s1_scenarios.horizon(tiny.policies["scenarios_5A"], tiny.policies["horizon_world"])
     cal, _ = s1_scenarios.holiday_calendar(["DE", "GR"], s, e, "en_US")
     tables = {
         "scenario_manifest_5A": s1_scenarios.scenario_manifest(
-            tiny.policies["scenarios_5A"], tiny.policies["world_horizon"]
+            tiny.policies["scenarios_5A"], tiny.policies["horizon_world"]
         ),
         "holiday_calendar_5A": cal,
         "shape_grid_definition_5A": s2_shapes.shape_grid(),
