@@ -60,8 +60,7 @@ class Registry:
                     detail=f"segment {seg.id}: upstream {missing} not registered before it",
                 )
             resolved = self._resolve(seg)
-            self.states = tuple(resolved)  # what seal_plan reads
-            plan = tuple(self.seal_plan(seg.id))
+            plan = tuple(self._plan(seg, resolved))
             specs += [replace(s, seals=plan) if s.state == "S0" else s for s in resolved]
             seen.add(seg.id)
         self.states: tuple[StateSpec, ...] = tuple(specs)
@@ -94,6 +93,13 @@ class Registry:
             for r in inputs:
                 self._check_input(seg, st.name, r)
             declared = tuple(r.name for r in inputs if isinstance(r, Read) and r.name in d.datasets)
+            later = [x for x in declared if d.dataset(x).segment == seg.id and x not in own_before]
+            if later:  # a state reads what earlier states of its segment published
+                raise EngineError(
+                    "CONTRACT_INVALID",
+                    f"{seg.id}.{st.name}",
+                    f"declared read {later[0]} is published by a later state of {seg.id}",
+                )
             if st.name == "S0":
                 base = tuple(f"validation_bundle_{u}" for u in seg.upstream) or ("manifest_record",)
             elif st.validation:
@@ -127,10 +133,12 @@ class Registry:
         """What ``segment``'s S0 seals: every input any of its states declares that is not
         produced inside the segment, with the states that read it (``read_by``) and the
         widest declared scope; plus each upstream bundle (HashGated by S0, metadata only)."""
-        seg = self.segments[segment]
-        own = {d.id for d in self.dictionary.datasets.values() if d.segment == segment}
+        return self._plan(self.segments[segment], self.segment_states(segment))
+
+    def _plan(self, seg: Segment, states: list[StateSpec]) -> list[SealPlan]:
+        own = {d.id for d in self.dictionary.datasets.values() if d.segment == seg.id}
         by: dict[str, list] = {}
-        for spec in self.segment_states(segment):
+        for spec in states:
             for r in spec.inputs:
                 if r.name in own:
                     continue
@@ -147,10 +155,10 @@ class Registry:
         return [
             SealPlan(
                 r,
-                tuple(dict.fromkeys(states)),
-                "ROW_LEVEL" if "ROW_LEVEL" in sc else "METADATA_ONLY",
+                tuple(dict.fromkeys(who)),
+                "ROW_LEVEL" if "ROW_LEVEL" in scopes else "METADATA_ONLY",
             )
-            for _, (r, states, sc) in sorted(by.items())
+            for _, (r, who, scopes) in sorted(by.items())
         ]
 
     @cached_property

@@ -44,7 +44,9 @@ class Refdata:
     def name(self) -> str:
         return f"{self.package}:{self.rel}" if self.rel else self.package
 
-    scope = ROW_LEVEL
+    @property
+    def scope(self) -> str:
+        return ROW_LEVEL  # reference data is read whole
 
 
 Input = str | Read | Refdata

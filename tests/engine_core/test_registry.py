@@ -126,6 +126,11 @@ def test_a_declared_read_that_is_no_dataset_or_policy_is_refused():
     with pytest.raises(EngineError) as e:
         Registry(load_dictionary(), [bad])
     assert e.value.code == "CONTRACT_INVALID" and "'x'" in e.value.detail
+    # nor may a state read what a later state of its own segment publishes
+    late = replace(SEGMENT.states[2], reads=("outlet_catalogue",))
+    with pytest.raises(EngineError) as e:
+        Registry(load_dictionary(), [replace(SEGMENT, states=(*SEGMENT.states[:2], late))])
+    assert e.value.code == "CONTRACT_INVALID" and "later state" in e.value.detail
 
 
 def test_a_toy_state_is_one_declaration_plus_one_module(tmp_path, monkeypatch):
