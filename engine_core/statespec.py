@@ -9,7 +9,7 @@ Dagster assets and their deps. Nothing here imports a segment."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from engine_core.gates import METADATA_ONLY, ROW_LEVEL
 
@@ -78,12 +78,10 @@ class Segment:
     id: str
     upstream: tuple[str, ...]
     states: tuple[State, ...]
-    layer: int = 1
     # Dagster: evaluate the segment's checks in one op (one memoised full pass) instead of
     # one op per check; follow fresh upstream bundles (declarative automation)
     checks_in_one_pass: bool = False
     eager: bool = False
-    extra: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -115,12 +115,11 @@ def read_json(
 ):
     """A published JSON document (``scope=METADATA_ONLY``: a digest/receipt compared, not
     content the state computes with)."""
-    state = state or _state_id(ctx)
-    guard(ctx, dataset_id, scope)
-    path = dataset_path(ctx, dataset_id)
+    path = input_path(ctx, dataset_id, state=state, scope=scope)
     if not path.is_file():
-        raise EngineError("SEALED_INPUT_MISSING", state, f"{dataset_id}: expected {path}")
-    _verified(ctx, dataset_id, path, state)
+        raise EngineError(
+            "CONTRACT_INVALID", state or _state_id(ctx), f"{dataset_id}: {path} is not a document"
+        )
     return json.loads(path.read_bytes())
 
 

@@ -70,68 +70,39 @@ class StateIO:
 
     def write(self, dataset_id: str, parts: Iterable[pa.Table], **kw) -> PublishResult:
         """Write ``parts`` (in writer order) and publish the partition."""
-        self._own(dataset_id)
-        res = write_parquet_dataset(
-            self.ctx.dictionary,
-            dataset_id,
-            self.ctx.data_root,
-            common.keys_for(self.ctx, dataset_id),
-            parts,
-            state=self.state,
-            **kw,
-        )
-        return self.add(res)
+        return self._keyed(write_parquet_dataset, dataset_id, parts, **kw)
+
+    def write_json(self, dataset_id: str, doc) -> PublishResult:
+        """Validate ``doc`` against its contract and publish it as one file."""
+        return self._keyed(write_json_dataset, dataset_id, doc)
+
+    def write_blob(self, dataset_id: str, data: bytes, *, rows: int) -> PublishResult:
+        """A single-file dataset of raw bytes (alias blobs, canonical JSON contracts)."""
+        return self._located(publish_blob, dataset_id, data, rows)
+
+    def publish_dir(self, dataset_id: str, staged: Path, *, rows: int) -> PublishResult:
+        """Publish a partition the state staged in its own layout (e.g. the tz cache)."""
+        return self._located(publish_staged_dir, dataset_id, staged, rows)
 
     def staged(self, dataset_id: str, **kw) -> StagedDataset:
         """A partition written part by part (publish it with ``io.add(staged.publish(n))``)."""
         self._own(dataset_id)
-        return StagedDataset(
-            self.ctx,
-            dataset_id,
-            state=self.state,
-            keys=common.keys_for(self.ctx, dataset_id),
-            **kw,
-        )
+        keys = common.keys_for(self.ctx, dataset_id)
+        return StagedDataset(self.ctx, dataset_id, state=self.state, keys=keys, **kw)
 
-    def write_json(self, dataset_id: str, doc) -> PublishResult:
+    def _keyed(self, writer, dataset_id: str, payload, **kw) -> PublishResult:
         self._own(dataset_id)
-        res = write_json_dataset(
-            self.ctx.dictionary,
-            dataset_id,
-            self.ctx.data_root,
-            common.keys_for(self.ctx, dataset_id),
-            doc,
-            state=self.state,
-        )
+        c = self.ctx
+        keys = common.keys_for(c, dataset_id)
+        res = writer(c.dictionary, dataset_id, c.data_root, keys, payload, state=self.state, **kw)
         return self.add(res)
 
-    def write_blob(self, dataset_id: str, data: bytes, *, rows: int) -> PublishResult:
-        """A single-file dataset of raw bytes (alias blobs, canonical JSON contracts)."""
+    def _located(self, publisher, dataset_id: str, payload, rows: int) -> PublishResult:
         self._own(dataset_id)
-        final = common.locate(self.ctx, dataset_id)
-        res = publish_blob(
-            self.ctx.dictionary,
-            dataset_id,
-            data,
-            final,
-            self.ctx.data_root,
-            state=self.state,
-            rows=rows,
-        )
-        return self.add(res)
-
-    def publish_dir(self, dataset_id: str, staged: Path, *, rows: int) -> PublishResult:
-        """Publish a partition the state staged in its own layout (e.g. the tz cache)."""
-        self._own(dataset_id)
-        final = common.locate(self.ctx, dataset_id)
-        res = publish_staged_dir(
-            self.ctx.dictionary,
-            dataset_id,
-            staged,
-            final,
-            self.ctx.data_root,
-            state=self.state,
-            rows=rows,
+        c = self.ctx
+        final = common.locate(c, dataset_id)
+        res = publisher(
+            c.dictionary, dataset_id, payload, final, c.data_root, state=self.state, rows=rows
         )
         return self.add(res)
 

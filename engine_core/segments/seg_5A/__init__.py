@@ -19,7 +19,6 @@ from engine_core.statespec import Refdata, Segment, State
 SEGMENT = Segment(
     "5A",
     upstream=("1A", "1B", "2A", "2B", "3A", "3B"),
-    layer=2,
     states=(
         State(
             "S0",

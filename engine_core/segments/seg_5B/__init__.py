@@ -25,7 +25,6 @@ VIRTUAL = (
 SEGMENT = Segment(
     "5B",
     upstream=("1A", "1B", "2A", "2B", "3A", "3B", "5A"),
-    layer=2,
     checks_in_one_pass=True,
     eager=True,
     states=(
