@@ -56,6 +56,9 @@ class DeclaredPolicies(Mapping):
         guard(self._ctx, name, "ROW_LEVEL")
         return self._policies[name]
 
+    def __contains__(self, name) -> bool:  # asking whether a policy exists reads nothing
+        return name in self._policies
+
     def __iter__(self):
         return iter(self._policies)
 
