@@ -30,7 +30,9 @@ def _parser() -> argparse.ArgumentParser:
         "--only", action="store_true", help="run just the --until SEG.STATE (inputs published)"
     )
     r.add_argument("--no-progress", action="store_true")
-    v = sub.add_parser("verify", help="re-verify every validation bundle and HashGate")
+    v = sub.add_parser(
+        "verify", help="re-verify every validation bundle (HashGate) and every publish record"
+    )
     v.add_argument("--data-root", type=Path, default=None)
     v.add_argument("--seed", type=int, default=None)
     d = sub.add_parser("digest", help="print '<relative path> <sha256>' of every data file")
@@ -67,13 +69,14 @@ def cmd_digest(args) -> int:
 
 
 def cmd_verify(args) -> int:
-    from engine_core.tools import verify_all
+    from engine_core.tools import verify_all, verify_records
 
     root = _data_root(args.data_root)
     results = verify_all(root, seed=args.seed)
     for rel, digest in results:
         print(f"OK {rel} {digest}")
-    print(f"{len(results)} bundle(s) verified under {root}")
+    n = verify_records(root, seed=args.seed)
+    print(f"{len(results)} bundle(s) and {n} published partition(s) verified under {root}")
     return 0
 
 

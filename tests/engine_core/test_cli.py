@@ -41,7 +41,7 @@ def test_run_is_idempotent_and_digest_is_sorted(tmp_path, capsys):
 def test_verify_passes_then_fails_naming_the_tampered_file(tmp_path, capsys):
     bundle, ds, _ = make_world(tmp_path)
     assert main(["verify", "--data-root", str(tmp_path)]) == 0
-    assert "1 bundle(s) verified" in capsys.readouterr().out
+    assert "1 bundle(s) and 1 published partition(s) verified" in capsys.readouterr().out
     part = ds / "part-00000.parquet"
     b = bytearray(part.read_bytes())
     b[100] ^= 0xFF

@@ -22,7 +22,7 @@ from engine_core.segments.common import dataset_path
 from engine_core.segments.seg_5B import checks, s0_gate, s4_arrivals
 from engine_core.segments.seg_5B import constants as K
 from engine_core.segments.seg_5B.base import domain, horizon
-from engine_core.tools import data_files, verify_all
+from engine_core.tools import data_files, verify_all, verify_records
 from tests.helpers import republish
 
 SCENARIOS = ("baseline", "holiday_peak", "payday_stress")
@@ -60,6 +60,8 @@ def copy(tiny5b, tmp_path):
 
 def test_every_bundle_verifies(tiny5b):
     assert len(verify_all(tiny5b)) == 6 + 3 + 3  # layer 1, 5A and 5B per scenario
+    # every published partition but the bundles (HashGated above), against its record
+    assert verify_records(tiny5b) == 114
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -248,6 +250,9 @@ def test_input_changed_after_publishing_is_refused_and_nothing_is_published(copy
     assert e.value.code == "SEALED_DIGEST_MISMATCH" and utc.name in e.value.detail
     assert e.value.state == "5B.S2"
     assert data_files(copy) == before
+    with pytest.raises(EngineError) as e:  # `fraud-engine verify` finds it too
+        verify_records(copy)
+    assert e.value.code == "SEALED_DIGEST_MISMATCH" and utc.name in e.value.detail
 
 
 def test_removed_or_added_part_is_refused(copy):
