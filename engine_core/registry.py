@@ -186,9 +186,6 @@ class Registry:
     def segment_states(self, segment: str) -> list[StateSpec]:
         return [s for s in self.states if s.segment == segment]
 
-    def producer(self, dataset_id: str) -> StateSpec | None:
-        return next((s for s in self.states if dataset_id in s.outputs), None)
-
     def select_until(self, until: str | None) -> list[StateSpec]:
         """States in dependency order up to and including ``SEG`` (all its states) or
         ``SEG.STATE``."""
@@ -228,14 +225,6 @@ def registry(dictionary: Dictionary | None = None) -> Registry:
     if key not in _DEFAULT:
         _DEFAULT[key] = Registry(dictionary, discover_segments())
     return _DEFAULT[key]
-
-
-def select_until(until: str | None, dictionary: Dictionary | None = None) -> list[StateSpec]:
-    return registry(dictionary).select_until(until)
-
-
-def segment_checks(segment: str):
-    return registry().checks(segment)
 
 
 def all_checks():
