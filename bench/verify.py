@@ -10,22 +10,13 @@ then again (the cached path). Reports files, bytes, seconds and throughput.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from engine_core.io.verify import DIGESTS, verify_published
-
-
-def records(root: Path) -> list[tuple[Path, str]]:
-    out = []
-    for rec in sorted((root / DIGESTS).rglob("*.sha256.json")):
-        rel = rec.relative_to(root / DIGESTS).as_posix().removesuffix(".sha256.json")
-        out.append((root / rel, rel.split("/")[2] if rel.count("/") >= 2 else rel))
-    return out
+from engine_core.io.verify import published_files, published_partitions, verify_published
 
 
 def main() -> None:
@@ -33,15 +24,10 @@ def main() -> None:
     ap.add_argument("--data-root", type=Path, default=Path("data"))
     args = ap.parse_args()
     root = args.data_root.resolve()
-    recs = records(root)
-    size = 0
-    files = 0
-    for final, _ in recs:
-        listed = json.loads(
-            ((root / DIGESTS) / f"{final.relative_to(root)}.sha256.json").read_bytes()
-        )
-        files += len(listed["files"])
-        size += sum((root / f).stat().st_size for f in listed["files"])
+    recs = published_partitions(root)
+    listed = [rel for final, _ in recs for rel, _ in published_files(root, final)]
+    files = len(listed)
+    size = sum((root / rel).stat().st_size for rel in listed)
     t = Table(title=f"verify against publish records — {root}")
     for c in ("pass", "partitions", "files", "MiB", "seconds", "MiB/s"):
         t.add_column(c, justify="right")

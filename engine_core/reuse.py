@@ -7,9 +7,8 @@ import json
 
 from engine_core.context import RunContext, StateResult
 from engine_core.errors import EngineError
-from engine_core.identity import file_sha256
 from engine_core.io.datasets import PublishResult
-from engine_core.io.publish import REUSED, tree_listing
+from engine_core.io.publish import REUSED, partition_files
 from engine_core.segments.common import dataset_path
 from engine_core.statespec import StateSpec
 
@@ -34,11 +33,5 @@ def published_outputs(spec: StateSpec, ctx: RunContext) -> StateResult | None:
                 spec.state_id,
                 f"failed checks: {', '.join(failed)} (published report at {path})",
             )
-        if path.is_dir():
-            files = [
-                ((path / r).relative_to(ctx.data_root).as_posix(), d) for r, d in tree_listing(path)
-            ]
-        else:
-            files = [(path.relative_to(ctx.data_root).as_posix(), file_sha256(path))]
-        outs.append(PublishResult(ds, path, REUSED, 0, files))
+        outs.append(PublishResult(ds, path, REUSED, 0, partition_files(ctx.data_root, path)))
     return StateResult(spec.state_id, outs, metadata={"reused_without_recompute": True})

@@ -45,18 +45,16 @@ def bundle_dirs(root: Path, seed: int | None = None) -> list[Path]:
 def verify_records(root: Path, seed: int | None = None) -> int:
     """Check every published partition under ``root`` against its publish record (the
     datasets of a segment not yet bundled included); returns how many were verified."""
-    from engine_core.io.verify import verify_published
+    from engine_core.io.verify import published_partitions, verify_published
 
     root = Path(root)
     n = 0
-    for rec in sorted((root / DIGESTS).rglob("*.sha256.json")):
-        rel = rec.relative_to(root / DIGESTS).as_posix().removesuffix(".sha256.json")
-        parts = rel.split("/")
+    for final, name in published_partitions(root):
+        parts = final.relative_to(root).parts
         if seed is not None and any(p.startswith("seed=") for p in parts):
             if f"seed={seed}" not in parts:
                 continue
-        name = parts[2] if len(parts) > 2 else parts[-1]
-        verify_published(root, root / rel, dataset_id=name, state="ENGINE")
+        verify_published(root, final, dataset_id=name, state="ENGINE")
         n += 1
     return n
 

@@ -14,10 +14,10 @@ from engine_core.errors import EngineError
 from engine_core.identity import engine_version
 from engine_core.io.parquet import kv_metadata, write_parquet
 from engine_core.io.publish import (
+    partition_files,
     publish_bytes,
     publish_dir,
     staging_path,
-    tree_listing,
 )
 from engine_core.io.verify import write_record
 
@@ -92,14 +92,8 @@ def _meta(dictionary: Dictionary, spec: DatasetSpec, keys: PartitionKeys, part: 
 
 
 def _result(spec, final: Path, data_root: Path, status: str, rows: int) -> PublishResult:
-    root = Path(data_root)
-    if final.is_dir():
-        files = [((final / rel).relative_to(root).as_posix(), d) for rel, d in tree_listing(final)]
-    else:
-        from engine_core.identity import file_sha256
-
-        files = [(final.relative_to(root).as_posix(), file_sha256(final))]
-    write_record(root, final, files)  # what readers verify the partition against
+    files = partition_files(data_root, final)
+    write_record(data_root, final, files)  # what readers verify the partition against
     return PublishResult(spec.id, final, status, rows, files)
 
 

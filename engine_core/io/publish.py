@@ -77,6 +77,15 @@ def dataset_digest(root: Path) -> str:
     return h.hexdigest()
 
 
+def partition_files(data_root: Path, final: Path) -> list[tuple[str, str]]:
+    """``[(path relative to data_root, sha256)]`` of a published file or partition directory,
+    sorted by path."""
+    root, final = Path(data_root), Path(final)
+    if final.is_dir():
+        return [((final / r).relative_to(root).as_posix(), d) for r, d in tree_listing(final)]
+    return [(final.relative_to(root).as_posix(), file_sha256(final))]
+
+
 def _conflict(final: Path, state: str, why: str) -> EngineError:
     return EngineError(
         "IO_WRITE_CONFLICT",

@@ -110,6 +110,17 @@ def _check_digests(root: Path, paths: list[Path], want: dict, dataset_id: str, s
             )
 
 
+def published_partitions(data_root: Path) -> list[tuple[Path, str]]:
+    """``(partition path, dataset id)`` of every publish record under ``data_root``, sorted."""
+    root = Path(data_root)
+    out = []
+    for rec in sorted((root / DIGESTS).rglob("*.sha256.json")):
+        rel = rec.relative_to(root / DIGESTS).as_posix().removesuffix(".sha256.json")
+        parts = rel.split("/")
+        out.append((root / rel, parts[2] if len(parts) > 2 else parts[-1]))
+    return out
+
+
 def published_files(data_root: Path, final: Path) -> list[tuple[str, str]]:
     """``(path relative to data_root, sha256)`` of a published partition, from its record."""
     rec = json.loads(record_path(data_root, final).read_bytes())["files"]

@@ -28,7 +28,7 @@ from engine_core.io.datasets import (
     resolve,
     write_parquet_dataset,
 )
-from engine_core.io.publish import tree_listing
+from engine_core.io.publish import partition_files
 from engine_core.io.verify import published_files, verify_published
 from engine_core.rng.ledger import RngLedger
 
@@ -200,7 +200,7 @@ def run_validation(
         bundle,
         published,
         len(rows),
-        [((bundle / r).relative_to(ctx.data_root).as_posix(), d) for r, d in tree_listing(bundle)],
+        partition_files(ctx.data_root, bundle),
     )
     return StateResult(
         state_id,
