@@ -1,0 +1,213 @@
+"""Layer-3 integerisation and selection laws (layer3 L3.4), numba kernels.
+
+* ``LRR(N, x, tb)`` — largest remainder, ties by ``tb`` ascending (a uniform or a key).
+* ``CAPPED_MULTINOMIAL(N, w, cap, floors, base_one)`` — floors, base-one, four alias tries
+  per unit, then water-filling LRR over the owners that still have room.
+* ``EXACT_SUBSET(k, w)`` — Efraimidis–Spirakis: the k largest ``ln(u)/w``, ties by ordinal.
+* ``ALIAS(w)`` — the integer Walker/Vose table of :mod:`engine_core.rng.alias`.
+
+Kernels return a status instead of raising (numba cannot raise typed errors across
+threads); the Python wrappers turn a status into the ``EngineError`` of L3.8. Only IEEE
+basic operations and :mod:`engine_core.rng.detmath` enter results, so bytes are identical
+on every machine.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from engine_core.errors import EngineError
+from engine_core.rng.alias import alias_build_nb, alias_pick_nb, quotas_nb
+from engine_core.rng.detmath import nb_log
+from engine_core.rng.philox import ctr_add_nb, philox_nb
+from engine_core.rng.uniform import uniform01_nb
+
+OK = 0
+EMPTY_WEIGHTS = 1  # ALLOC_EMPTY_WEIGHTS
+INFEASIBLE = 2  # CAPACITY_INFEASIBLE
+BAD_QUOTAS = 3  # float quotas inconsistent (non-finite or negative weights)
+
+_CODES = {
+    EMPTY_WEIGHTS: "ALLOC_EMPTY_WEIGHTS",
+    INFEASIBLE: "CAPACITY_INFEASIBLE",
+    BAD_QUOTAS: "ALLOC_EMPTY_WEIGHTS",
+}
+
+
+def raise_status(status: int, state: str, where: str) -> None:
+    """Turn a kernel status into the typed error naming the cell."""
+    if status == OK:
+        return
+    what = {
+        EMPTY_WEIGHTS: "units to place but every weight is 0",
+        INFEASIBLE: "units left exceed the room of owners with weight > 0",
+        BAD_QUOTAS: "weights are negative or not finite",
+    }[status]
+    raise EngineError(_CODES[status], state, f"{where}: {what}")
+
+
+@njit(nogil=True, cache=True)
+def lrr_tb_nb(total, x, tb):
+    """LRR with ties of equal remainder ordered by ``tb`` ascending. Returns
+    ``(counts int64[n], status)``; Σ counts = total on OK."""
+    n = x.shape[0]
+    out = np.zeros(n, dtype=np.int64)
+    if total == 0:
+        return out, OK
+    tot = 0.0
+    for i in range(n):
+        if not (x[i] >= 0.0) or not np.isfinite(x[i]):
+            return out, BAD_QUOTAS
+        tot += x[i]
+    if tot <= 0.0:
+        return out, EMPTY_WEIGHTS
+    fl, rem, r = quotas_nb(total, x)
+    if r < 0 or r > n:
+        return out, BAD_QUOTAS
+    idx = np.argsort(tb, kind="mergesort")
+    idx = idx[np.argsort(-rem[idx], kind="mergesort")]
+    for t in range(r):
+        fl[idx[t]] += 1
+    return fl, OK
+
+
+@njit(nogil=True, cache=True, inline="always")
+def block_words_nb(key, hi, lo, block):
+    """Both words of block ``block`` of the stream ``(key, hi, lo)``."""
+    h, l_, _ = ctr_add_nb(hi, lo, np.uint64(block))
+    return philox_nb(l_, h, key)
+
+
+@njit(nogil=True, cache=True)
+def subset_order_nb(w, u):
+    """Efraimidis–Spirakis order: indices by ``ln(u)/w`` descending, ties by index;
+    owners with ``w = 0`` last (they are never chosen while a positive weight remains)."""
+    n = w.shape[0]
+    key = np.empty(n, dtype=np.float64)
+    for i in range(n):
+        key[i] = nb_log(u[i]) / w[i] if w[i] > 0.0 else -np.inf
+    return np.argsort(-key, kind="mergesort"), key
+
+
+@njit(nogil=True, cache=True)
+def exact_subset_nb(k, w, u):
+    """The k chosen indices in key order, or status INFEASIBLE if fewer than k
+    candidates have ``w > 0``."""
+    order, key = subset_order_nb(w, u)
+    if k > 0 and (k > w.shape[0] or key[order[k - 1]] == -np.inf):
+        return order[:0], INFEASIBLE
+    return order[:k], OK
+
+
+@njit(nogil=True, cache=True)
+def capped_multinomial_nb(total, w, cap, floors, base_one, key, hi, lo):
+    """CAPPED_MULTINOMIAL over owners ``0..n−1`` (canonical order) on one stream.
+
+    Counter layout, N = total after the floor raise: unit t owns blocks [2t, 2t+2) (its four
+    alias words), owner j owns block 2N + j (word 0 overflow tie-break, word 1 subset key).
+    Returns ``(counts, N, status)``; trace draws = 4·N + 2·n.
+    """
+    n = w.shape[0]
+    cnt = np.zeros(n, dtype=np.int64)
+    sfl = np.int64(0)
+    for j in range(n):
+        if floors[j] > cap[j]:
+            return cnt, total, INFEASIBLE
+        cnt[j] = floors[j]
+        sfl += floors[j]
+    big_n = max(np.int64(total), sfl)
+    placed = sfl
+    if placed == big_n:
+        return cnt, big_n, OK
+    wpos = 0.0
+    for j in range(n):
+        if w[j] > 0.0:
+            wpos += w[j]
+    if wpos <= 0.0:
+        return cnt, big_n, EMPTY_WEIGHTS
+    tie = np.empty(n, dtype=np.float64)
+    sub = np.empty(n, dtype=np.float64)
+    for j in range(n):
+        o0, o1 = block_words_nb(key, hi, lo, 2 * big_n + j)
+        tie[j] = uniform01_nb(o0)
+        sub[j] = uniform01_nb(o1)
+    if base_one:
+        order, _ = subset_order_nb(w, sub)
+        for t in range(n):
+            if placed == big_n:
+                break
+            j = order[t]
+            if w[j] <= 0.0:
+                break
+            if cnt[j] == 0 and cap[j] > 0:
+                cnt[j] = 1
+                placed += 1
+    q, alias, ok = alias_build_nb(w)
+    if not ok:
+        return cnt, big_n, BAD_QUOTAS
+    left = np.int64(0)
+    for t in range(placed, big_n):
+        done = False
+        for b in range(2):
+            o0, o1 = block_words_nb(key, hi, lo, 2 * t + b)
+            for x in (o0, o1):
+                if not done:
+                    j = alias_pick_nb(x, q, alias)
+                    if cnt[j] < cap[j]:
+                        cnt[j] += 1
+                        done = True
+        if not done:
+            left += 1
+    # water-filling: LRR over owners with room and weight, shares clamped to their room
+    wo = np.empty(n, dtype=np.float64)
+    while left > 0:
+        room = np.int64(0)
+        for j in range(n):
+            r = cap[j] - cnt[j]
+            if w[j] > 0.0 and r > 0:
+                wo[j] = w[j]
+                room += r
+            else:
+                wo[j] = 0.0
+        if room < left:
+            return cnt, big_n, INFEASIBLE
+        share, st = lrr_tb_nb(left, wo, tie)
+        if st != OK:
+            return cnt, big_n, st
+        for j in range(n):
+            s = min(share[j], cap[j] - cnt[j])
+            cnt[j] += s
+            left -= s
+    return cnt, big_n, OK
+
+
+def capped_multinomial(
+    total, w, cap, floors=None, base_one=False, stream=(0, 0, 0), *, state="ENGINE", where="cell"
+):
+    """Python entry: arrays in, ``(counts, N)`` out, typed error on failure."""
+    w = np.ascontiguousarray(w, dtype=np.float64)
+    cap = np.ascontiguousarray(cap, dtype=np.int64)
+    floors = np.zeros(w.shape[0], np.int64) if floors is None else np.asarray(floors, np.int64)
+    k, h, l_ = (np.uint64(v) for v in stream)
+    cnt, big_n, st = capped_multinomial_nb(
+        np.int64(total), w, cap, floors, bool(base_one), k, h, l_
+    )
+    raise_status(int(st), state, where)
+    return cnt, int(big_n)
+
+
+def lrr(total, x, tb, *, state="ENGINE", where="cell") -> np.ndarray:
+    counts, st = lrr_tb_nb(
+        np.int64(total), np.ascontiguousarray(x, np.float64), np.ascontiguousarray(tb, np.float64)
+    )
+    raise_status(int(st), state, where)
+    return counts
+
+
+def exact_subset(k, w, u, *, state="ENGINE", where="cell") -> np.ndarray:
+    idx, st = exact_subset_nb(
+        np.int64(k), np.ascontiguousarray(w, np.float64), np.ascontiguousarray(u, np.float64)
+    )
+    raise_status(int(st), state, where)
+    return idx
