@@ -6,7 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from engine_core.context import RunContext, default_workers
+from engine_core.context import RunContext, default_max_rows, default_workers
 from engine_core.contracts import load_dictionary
 from engine_core.errors import EngineError
 from engine_core.manifest import Manifest, build_manifest, find_manifest_record
@@ -20,6 +20,7 @@ class EngineResource(dg.ConfigurableResource):
     default_seeds: list[int] = [42]
     panel_seeds: list[int] = [42, 7, 101]  # the T10 panel (layer2 §5.2)
     workers: int = 0  # 0 = one per core
+    max_rows_in_memory: int = 0  # 0 = the profile's default (layer-3 radix spill threshold)
 
     @property
     def root(self) -> Path:
@@ -57,5 +58,6 @@ class EngineResource(dg.ConfigurableResource):
             seed=seed,
             scenario_id=scenario if scenario_scoped else None,
             workers=self.workers or default_workers(),
+            max_rows_in_memory=self.max_rows_in_memory or default_max_rows(m.profile_id),
             progress=progress,
         )

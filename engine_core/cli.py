@@ -27,6 +27,12 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--until", default=None, help="SEG or SEG.STATE to stop after")
     r.add_argument("--workers", type=int, default=None)
     r.add_argument(
+        "--max-rows-in-memory",
+        type=int,
+        default=None,
+        help="rows a layer-3 state sorts in memory before spilling (default: by profile)",
+    )
+    r.add_argument(
         "--only", action="store_true", help="run just the --until SEG.STATE (inputs published)"
     )
     r.add_argument("--no-progress", action="store_true")
@@ -87,6 +93,8 @@ def cmd_run(args) -> int:
         raise EngineError("USAGE", detail=f"--seed {args.seed} is not a uint64")
     if args.workers is not None and args.workers < 1:
         raise EngineError("USAGE", detail="--workers must be ≥ 1")
+    if args.max_rows_in_memory is not None and args.max_rows_in_memory < 1:
+        raise EngineError("USAGE", detail="--max-rows-in-memory must be ≥ 1")
     t0 = time.perf_counter()
     rows = run_world(
         profile=args.profile,
@@ -95,6 +103,7 @@ def cmd_run(args) -> int:
         until=args.until,
         scenario=args.scenario,
         workers=args.workers,
+        max_rows_in_memory=args.max_rows_in_memory,
         progress=not args.no_progress and sys.stderr.isatty(),
         only=args.only,
     )

@@ -19,6 +19,14 @@ def default_workers() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+# layer-3 radix spill threshold per profile (layer3 §3.9); an execution setting, not a policy
+MAX_ROWS_IN_MEMORY = {"tiny": 10**6, "small": 10**7, "reference": 4 * 10**7, "large": 4 * 10**7}
+
+
+def default_max_rows(profile: str) -> int:
+    return MAX_ROWS_IN_MEMORY.get(profile, 10**7)
+
+
 @dataclass(frozen=True)
 class RunContext:
     data_root: Path
@@ -27,6 +35,8 @@ class RunContext:
     seed: int
     scenario_id: str | None = None
     workers: int = field(default_factory=default_workers)
+    # rows a layer-3 state sorts in memory before its radix buckets spill (layer3 L3.5)
+    max_rows_in_memory: int = 10**7
     # progress(state, done, total) — CLI draws a bar, Dagster logs; never affects data
     progress: Callable[[str, int, int], None] | None = None
     # the running state's resolved declaration (``statespec.StateSpec``): reads outside it

@@ -5,7 +5,13 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from engine_core.context import RunContext, StateResult, bind_state, default_workers
+from engine_core.context import (
+    RunContext,
+    StateResult,
+    bind_state,
+    default_max_rows,
+    default_workers,
+)
 from engine_core.errors import EngineError
 from engine_core.manifest import build_manifest
 from engine_core.registry import Registry, registry
@@ -20,6 +26,7 @@ def run_world(
     until: str | None = None,
     scenario: str | None = None,
     workers: int | None = None,
+    max_rows_in_memory: int | None = None,
     progress: bool = False,
     only: bool = False,
     reg: Registry | None = None,
@@ -54,6 +61,7 @@ def run_world(
                 seed=seed,
                 scenario_id=scen if spec.scenario_scoped else None,
                 workers=workers or default_workers(),
+                max_rows_in_memory=max_rows_in_memory or default_max_rows(profile),
                 progress=bar,
             )
             t0 = time.perf_counter()

@@ -41,6 +41,8 @@ def error_pointer(err: jsonschema.ValidationError) -> str:
         extra = sorted(k for k in err.instance if k not in allowed)
         if extra:
             path.append(extra[0])
+    elif "propertyNames" in err.absolute_schema_path and isinstance(err.instance, str):
+        path.append(err.instance)  # a key outside a map's vocabulary: point at the key
     return json_pointer(path) or "/"
 
 

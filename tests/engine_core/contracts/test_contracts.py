@@ -151,14 +151,21 @@ def test_contracts_root_is_the_project_one():
 
 def test_every_policy_follows_the_one_naming_rule():
     """``policies/<seg>/<name>.yaml`` has logical name and ``policy_id`` ``<name>_<seg>``,
-    for every layer's policies and the shared ones (``world/``, ``layer1/``) alike."""
+    for every layer's policies and the shared ones (``world/``, ``layer1/``) alike; a
+    segment's authored reference data ``policies/<seg>/refdata/<name>.yaml`` (layer3 §2) is
+    ``<name>_<seg>`` too."""
     d = load_dictionary()
-    assert len(d.policies) == 25
+    assert len(d.policies) == 37
     files = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "policies").rglob("*.yaml"))
     listed = sorted(s.path for s in d.policies.values())
     assert [f for f in files if not f.startswith("policies/profiles/")] == listed
     for name, spec in d.policies.items():
-        _, seg, file = spec.path.split("/")
+        parts = spec.path.split("/")
+        if len(parts) == 4:
+            _, seg, sub, file = parts
+            assert sub == "refdata", spec.path
+        else:
+            _, seg, file = parts
         assert name == f"{file.removesuffix('.yaml')}_{seg}", spec.path
         assert yaml.safe_load((ROOT / spec.path).read_text())["policy_id"] == name
 

@@ -1,0 +1,206 @@
+"""Shared mechanics of the 6A states: RNG families from ``rng_6A``, entity ids, regions,
+columns from codes, the radix-bucket writer and the full-table integrity helpers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from engine_core.errors import EngineError
+from engine_core.identity import entity_ids, id_keys
+from engine_core.rng.ledger import RngLedger
+from engine_core.rng.units import Family
+from engine_core.segments.seg_6A.families import FAMILIES
+
+DOMAIN_SEP = "fw.l3.v1"
+ROWS_PER_PART = 1_000_000
+EPOCH = dt.date(1970, 1, 1)
+
+
+# --- RNG -----------------------------------------------------------------------------------
+class StateRng:
+    """The state's families (from the register, checked against ``rng_6A`` by S0) and the
+    one ledger they trace into."""
+
+    def __init__(self, ctx, state: str):
+        short = state.split(".")[1]
+        self.ids = tuple(f.family_id for f in FAMILIES if f.state == short)
+        self.ledger = RngLedger(state, DOMAIN_SEP, self.ids)
+        self._ctx = ctx
+        self.stride = {f.family_id: f.stride for f in FAMILIES}
+
+    def family(self, name: str) -> Family:
+        fid = name if name.startswith("6A.") else f"{self.ledger.state}.{name}"
+        return Family(self.ledger, fid, self._ctx)
+
+
+# --- ids -----------------------------------------------------------------------------------
+def mint(ctx, kind: str, first: int, n: int) -> np.ndarray:
+    """``id(kind, first … first+n−1)`` (layer3 L3.2; 6A ids carry no scenario)."""
+    return entity_ids(id_keys(ctx.mf, ctx.seed, kind), first, n)
+
+
+# --- regions -------------------------------------------------------------------------------
+def regions_of(countries_pol: dict, region_map_pol: dict, world: list[str], state: str):
+    """``{country: region_id}`` through UN M49 sub-regions; REGION_UNMAPPED names the first
+    world country without one."""
+    by_code = {code: reg for reg, codes in region_map_pol["regions"].items() for code in codes}
+    m49 = countries_pol["countries"]
+    out = {}
+    for c in world:
+        reg = by_code.get(m49.get(c, ""))
+        if reg is None:
+            raise EngineError(
+                "REGION_UNMAPPED",
+                state,
+                f"{c}: M49 sub-region {m49.get(c)!r} is in no region of "
+                "policies/6A/region_map.yaml",
+            )
+        out[c] = reg
+    return out
+
+
+# --- columns -------------------------------------------------------------------------------
+def coded(codes: np.ndarray, vocab: list[str], *, dictionary: bool = True) -> pa.Array:
+    """A string column from int codes into ``vocab`` (no Python object per row)."""
+    d = pa.DictionaryArray.from_arrays(pa.array(np.asarray(codes, np.int32)), pa.array(vocab))
+    return d if dictionary else d.cast(pa.string())
+
+
+def dates(days_since_epoch: np.ndarray) -> pa.Array:
+    return pa.array(np.asarray(days_since_epoch, np.int32), pa.date32())
+
+
+def day_number(d: dt.date) -> int:
+    return (d - EPOCH).days
+
+
+def nullable_u64(values: np.ndarray, valid: np.ndarray) -> pa.Array:
+    return pa.array(values.astype(np.uint64), pa.uint64(), mask=~np.asarray(valid, bool))
+
+
+# --- writer order (L3.5): radix buckets by the top 8 bits of the sort id ---------------------
+def write_sorted(
+    io, dataset_id: str, table: pa.Table, key: np.ndarray, *, second=(), max_rows: int | None = None
+):
+    """Publish ``table`` sorted by ``key`` (then the ``second`` arrays) in 10^6-row parts.
+    Rows go to 256 buckets by the top 8 bits of ``key``; above ``max_rows`` rows the buckets
+    spill to the data root's temp directory as Arrow IPC. Buckets are disjoint and written in
+    order, and parts are cut at fixed row counts, so bytes do not depend on spilling."""
+    max_rows = max_rows or io.ctx.max_rows_in_memory
+    key = np.asarray(key, np.uint64)
+    seconds = [np.asarray(s) for s in second]
+    bucket = (key >> np.uint64(56)).astype(np.int64)
+    order = np.argsort(bucket, kind="stable")
+    bounds = np.searchsorted(bucket[order], np.arange(257))
+    staged = io.staged(dataset_id)
+
+    def in_memory():
+        for b in range(256):
+            idx = order[bounds[b] : bounds[b + 1]]
+            if idx.size:
+                cols = [key[idx], *(s[idx] for s in seconds)]
+                yield table.take(pa.array(idx[np.lexsort(cols[::-1])]))
+
+    def spilled(tmp: Path):
+        names = []
+        for b in range(256):
+            idx = order[bounds[b] : bounds[b + 1]]
+            if idx.size:
+                names.append(tmp / f"{b:03d}.arrow")
+                _spill(names[-1], table.take(pa.array(idx)), [key[idx], *(s[idx] for s in seconds)])
+        for p in names:
+            t, keys = _unspill(p, len(seconds) + 1)
+            yield t.take(pa.array(np.lexsort(keys[::-1])))
+
+    with tempfile.TemporaryDirectory(prefix=f"{dataset_id}.", dir=_tmp(io)) as tmp:
+        chunks = in_memory() if table.num_rows <= max_rows else spilled(Path(tmp))
+        n_parts = 0
+        for n_parts, part in enumerate(rechunk(chunks), start=1):
+            staged.write(n_parts - 1, part)
+        if n_parts == 0:
+            staged.write(0, table.slice(0, 0))
+    return io.add(staged.publish(table.num_rows))
+
+
+def rechunk(tables, rows: int = ROWS_PER_PART):
+    """Re-cut a stream of tables into tables of exactly ``rows`` rows (the last shorter)."""
+    pending: list[pa.Table] = []
+    have = 0
+    for t in tables:
+        pending.append(t)
+        have += t.num_rows
+        while have >= rows:
+            merged = pa.concat_tables(pending)
+            yield merged.slice(0, rows).combine_chunks()
+            rest = merged.slice(rows)
+            pending, have = [rest], rest.num_rows
+    if have:
+        yield pa.concat_tables(pending).combine_chunks()
+
+
+def _tmp(io) -> Path:
+    p = Path(io.ctx.data_root) / ".tmp"
+    p.mkdir(parents=True, exist_ok=True)
+    return p
+
+
+def _spill(path: Path, t: pa.Table, keys: list[np.ndarray]) -> None:
+    extra = {f"__k{i}": pa.array(k) for i, k in enumerate(keys)}
+    for name, arr in extra.items():
+        t = t.append_column(name, arr)
+    with pa.OSFile(str(path), "wb") as f, pa.ipc.new_file(f, t.schema) as w:
+        w.write_table(t)
+
+
+def _unspill(path: Path, nkeys: int):
+    with pa.memory_map(str(path)) as f:
+        t = pa.ipc.open_file(f).read_all()
+    keys = [t.column(f"__k{i}").to_numpy() for i in range(nkeys)]
+    return t.drop_columns([f"__k{i}" for i in range(nkeys)]), keys
+
+
+# --- integrity helpers (6A-I01, I02) -------------------------------------------------------
+def check_ids(state: str, dataset_id: str, ids: np.ndarray) -> None:
+    """6A-I01 over every row: non-zero and unique."""
+    if ids.size and (ids == 0).any():
+        raise EngineError("INTEGRITY_CHECK_FAILED", state, f"6A-I01 {dataset_id}: id 0")
+    s = np.sort(ids)  # every row
+    if s.size > 1 and (s[1:] == s[:-1]).any():
+        dup = int(s[1:][s[1:] == s[:-1]][0])
+        raise EngineError("INTEGRITY_CHECK_FAILED", state, f"6A-I01 {dataset_id}: id {dup} twice")
+
+
+def check_fk(state: str, what: str, child: np.ndarray, parent_sorted: np.ndarray) -> None:
+    """6A-I02: every child key is a parent key (merge of sorted arrays, every row)."""
+    c = np.sort(child)  # sort-based distinct: numpy's hash unique is ~10× slower on u64
+    c = c[np.r_[True, c[1:] != c[:-1]]] if c.size else c
+    pos = np.searchsorted(parent_sorted, c)
+    ok = (pos < parent_sorted.size) & (parent_sorted[np.minimum(pos, parent_sorted.size - 1)] == c)
+    if not ok.all():
+        raise EngineError(
+            "INTEGRITY_CHECK_FAILED",
+            state,
+            f"6A-I02 {what}: {int((~ok).sum())} orphan keys, e.g. {int(c[~ok][0])}",
+        )
+
+
+def codes_of(col, vocab: list[str], *, missing: int | None = None) -> np.ndarray:
+    """Int codes of a string column in ``vocab``; a value outside it is ``missing`` (or an
+    error when ``missing`` is None)."""
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    if pa.types.is_dictionary(col.type):
+        col = col.cast(pa.string())
+    idx = pc.fill_null(pc.index_in(col, value_set=pa.array(vocab, pa.string())), -1)
+    out = idx.to_numpy(zero_copy_only=False).astype(np.int64)
+    if missing is None and (out < 0).any():
+        raise EngineError(
+            "SCHEMA_VIOLATION", detail=f"value {col[int(np.argmin(out))]} not in {vocab[:5]}…"
+        )
+    return out
