@@ -106,26 +106,32 @@ def capped_multinomial_nb(total, w, cap, floors, base_one, key, hi, lo):
 
     Counter layout, N = total after the floor raise: unit t owns blocks [2t, 2t+2) (its four
     alias words), owner j owns block 2N + j (word 0 overflow tie-break, word 1 subset key).
-    Returns ``(counts, N, status)``; trace draws = 4·N + 2·n.
+    Returns ``(counts, N, status, owner_of_unit)``; trace draws = 4·N + 2·n. Units placed by
+    floors and base-one come first (owner order), alias-placed units keep their index t,
+    overflow units take the water-filling shares in owner order.
     """
     n = w.shape[0]
     cnt = np.zeros(n, dtype=np.int64)
+    big0 = max(np.int64(total), np.int64(floors.sum()))
+    assign = np.full(big0, -1, dtype=np.int64)
     sfl = np.int64(0)
     for j in range(n):
         if floors[j] > cap[j]:
-            return cnt, total, INFEASIBLE
+            return cnt, total, INFEASIBLE, assign
+        for _ in range(floors[j]):
+            assign[sfl] = j
+            sfl += 1
         cnt[j] = floors[j]
-        sfl += floors[j]
-    big_n = max(np.int64(total), sfl)
+    big_n = big0
     placed = sfl
     if placed == big_n:
-        return cnt, big_n, OK
+        return cnt, big_n, OK, assign
     wpos = 0.0
     for j in range(n):
         if w[j] > 0.0:
             wpos += w[j]
     if wpos <= 0.0:
-        return cnt, big_n, EMPTY_WEIGHTS
+        return cnt, big_n, EMPTY_WEIGHTS, assign
     tie = np.empty(n, dtype=np.float64)
     sub = np.empty(n, dtype=np.float64)
     for j in range(n):
@@ -142,10 +148,11 @@ def capped_multinomial_nb(total, w, cap, floors, base_one, key, hi, lo):
                 break
             if cnt[j] == 0 and cap[j] > 0:
                 cnt[j] = 1
+                assign[placed] = j
                 placed += 1
     q, alias, ok = alias_build_nb(w)
     if not ok:
-        return cnt, big_n, BAD_QUOTAS
+        return cnt, big_n, BAD_QUOTAS, assign
     left = np.int64(0)
     for t in range(placed, big_n):
         done = False
@@ -156,6 +163,7 @@ def capped_multinomial_nb(total, w, cap, floors, base_one, key, hi, lo):
                     j = alias_pick_nb(x, q, alias)
                     if cnt[j] < cap[j]:
                         cnt[j] += 1
+                        assign[t] = j
                         done = True
         if not done:
             left += 1
@@ -171,30 +179,45 @@ def capped_multinomial_nb(total, w, cap, floors, base_one, key, hi, lo):
             else:
                 wo[j] = 0.0
         if room < left:
-            return cnt, big_n, INFEASIBLE
+            return cnt, big_n, INFEASIBLE, assign
         share, st = lrr_tb_nb(left, wo, tie)
         if st != OK:
-            return cnt, big_n, st
+            return cnt, big_n, st, assign
+        t = 0
         for j in range(n):
             s = min(share[j], cap[j] - cnt[j])
             cnt[j] += s
             left -= s
-    return cnt, big_n, OK
+            for _ in range(s):  # the next unplaced units, in unit order
+                while assign[t] >= 0:
+                    t += 1
+                assign[t] = j
+    return cnt, big_n, OK, assign
 
 
 def capped_multinomial(
-    total, w, cap, floors=None, base_one=False, stream=(0, 0, 0), *, state="ENGINE", where="cell"
+    total,
+    w,
+    cap,
+    floors=None,
+    base_one=False,
+    stream=(0, 0, 0),
+    *,
+    state="ENGINE",
+    where="cell",
+    units=False,
 ):
-    """Python entry: arrays in, ``(counts, N)`` out, typed error on failure."""
+    """Python entry: arrays in, ``(counts, N)`` out (``(counts, N, owner_of_unit)`` with
+    ``units``), typed error on failure."""
     w = np.ascontiguousarray(w, dtype=np.float64)
     cap = np.ascontiguousarray(cap, dtype=np.int64)
     floors = np.zeros(w.shape[0], np.int64) if floors is None else np.asarray(floors, np.int64)
     k, h, l_ = (np.uint64(v) for v in stream)
-    cnt, big_n, st = capped_multinomial_nb(
+    cnt, big_n, st, assign = capped_multinomial_nb(
         np.int64(total), w, cap, floors, bool(base_one), k, h, l_
     )
     raise_status(int(st), state, where)
-    return cnt, int(big_n)
+    return (cnt, int(big_n), assign) if units else (cnt, int(big_n))
 
 
 def lrr(total, x, tb, *, state="ENGINE", where="cell") -> np.ndarray:
@@ -211,3 +234,20 @@ def exact_subset(k, w, u, *, state="ENGINE", where="cell") -> np.ndarray:
     )
     raise_status(int(st), state, where)
     return idx
+
+
+def lrr_capped(total, x, cap, tb, *, state="ENGINE", where="cells") -> np.ndarray:
+    """LRR with per-item caps: items over their cap are clamped and the excess is
+    re-distributed by LRR over the items with room (water-filling; each round fills ≥ 1
+    item). CAPACITY_INFEASIBLE if the room of items with x > 0 is below ``total``."""
+    x = np.ascontiguousarray(x, np.float64)
+    cap = np.asarray(cap, np.int64)
+    if total > int(cap[x > 0].sum()):
+        raise_status(INFEASIBLE, state, where)
+    counts = lrr(total, x, tb, state=state, where=where)
+    while (counts > cap).any():
+        excess = int(np.maximum(counts - cap, 0).sum())
+        counts = np.minimum(counts, cap)
+        room = (counts < cap) & (x > 0)
+        counts = counts + lrr(excess, x * room, tb, state=state, where=where)
+    return counts

@@ -101,7 +101,7 @@ class Family:
             self.trace(stream, blocks=n_units * stride, draws=2 * n_units * stride)
         return self.words(stream, 0, n_units, stride)
 
-    def cells(self, domain_keys, counts, stride: int, *, draws_per_unit=None, part=0):
+    def cells(self, domain_keys, counts, stride: int, *, draws_per_unit=None, part=0, trace=True):
         """Words ``(Σcounts, 2·stride)`` of many cells (one stream each), traced as one
         event per cell with ≥ 1 unit; ``draws_per_unit`` defaults to the reservation."""
         counts = np.asarray(counts, np.int64)
@@ -112,7 +112,7 @@ class Family:
         kk, hh, ll = self.prefix.derive_many(keys)
         cnt = counts[keep]
         per = 2 * stride if draws_per_unit is None else draws_per_unit
-        for i in range(len(keys)):
+        for i in range(len(keys) if trace else 0):
             self.trace(
                 (int(kk[i]), int(hh[i]), int(ll[i])),
                 blocks=int(cnt[i]) * stride,

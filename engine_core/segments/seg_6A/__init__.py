@@ -6,7 +6,13 @@ of a world triggers the same bytes. Ids are keyed permutations (``identity.entit
 counts follow the L3.4 laws (``kernels/alloc.py``), randomness is counter-addressed Philox
 units per planning cell (``rng/units.py``)."""
 
-from engine_core.segments.seg_6A import s0_gate, s1_parties, s2_accounts
+from engine_core.segments.seg_6A import (
+    s0_gate,
+    s1_parties,
+    s2_accounts,
+    s3_instruments,
+    s4_state,
+)
 from engine_core.statespec import Segment, State
 
 SEGMENT = Segment(
@@ -50,6 +56,39 @@ SEGMENT = Segment(
                 "s1_country_reference",
                 "currencies_6A",
                 "fx_static_6A",
+                "products_6A",
+                "segmentation_6A",
+            ),
+        ),
+        State(
+            "S3",
+            s3_instruments.run,
+            reads=(
+                "s0_gate_receipt_6A",
+                "s1_party_base_6A",
+                "s2_account_base_6A",
+                "s2_account_holders_6A",
+                "instruments_6A",
+                "products_6A",
+                "segmentation_6A",
+            ),
+        ),
+        State(
+            "S4",
+            s4_state.run,
+            reads=(
+                "s0_gate_receipt_6A",
+                "s1_party_base_6A",
+                "s2_account_base_6A",
+                "s2_account_holders_6A",
+                "s3_instrument_base_6A",
+                "outlet_catalogue",
+                "site_locations",
+                "merchant_zone_profile_5A",
+                "countries_6A",
+                "region_map_6A",
+                "devices_6A",
+                "ips_6A",
                 "products_6A",
                 "segmentation_6A",
             ),

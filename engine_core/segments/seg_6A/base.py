@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 
 from engine_core.errors import EngineError
 from engine_core.identity import entity_ids, id_keys
+from engine_core.rng.detmath import exp, log
 from engine_core.rng.ledger import RngLedger
 from engine_core.rng.units import Family
 from engine_core.segments.seg_6A.families import FAMILIES
@@ -20,6 +21,21 @@ from engine_core.segments.seg_6A.families import FAMILIES
 DOMAIN_SEP = "fw.l3.v1"
 ROWS_PER_PART = 1_000_000
 EPOCH = dt.date(1970, 1, 1)
+PARTY_TYPES = ("RETAIL", "BUSINESS")  # canonical cell order (layer3 §3.0)
+
+
+def round_half_even(x: float) -> int:
+    return int(np.round(x))  # numpy rounds half to even
+
+
+def ln1(sigma: float, z: np.ndarray) -> np.ndarray:
+    """Mean-one lognormal factor exp(σz − σ²/2)."""
+    return exp(sigma * np.asarray(z, np.float64) - 0.5 * sigma * sigma)
+
+
+def power(x, a: float) -> np.ndarray:
+    x = np.asarray(x, np.float64)
+    return np.where(x > 0, exp(a * log(np.where(x > 0, x, 1.0))), 0.0 if a > 0 else 1.0)
 
 
 # --- RNG -----------------------------------------------------------------------------------
@@ -204,3 +220,59 @@ def codes_of(col, vocab: list[str], *, missing: int | None = None) -> np.ndarray
             "SCHEMA_VIOLATION", detail=f"value {col[int(np.argmin(out))]} not in {vocab[:5]}…"
         )
     return out
+
+
+# --- canonical party cells --------------------------------------------------------------
+def load_parties(io, columns=()):
+    cols = ["party_id", "party_type", "segment_id", "country_iso", "region_id", *columns]
+    return io.read_table("s1_party_base_6A", cols)
+
+
+class Cells:
+    """Parties grouped into canonical (country, party type, segment) cells, each cell in
+    party_id order: ``order`` maps cell-major position → table row."""
+
+    def __init__(self, parties: pa.Table, segments: list[str], countries=None):
+        self.countries = sorted(
+            set(parties.column("country_iso").to_pylist()) | set(countries or ())
+        )
+        self.segments = segments
+        self.country = codes_of(parties.column("country_iso"), self.countries)
+        self.ptype = codes_of(parties.column("party_type"), list(PARTY_TYPES))
+        self.seg = codes_of(parties.column("segment_id"), segments)
+        self.pid = parties.column("party_id").to_numpy()
+        self.order = np.lexsort((self.pid, self.seg, self.ptype, self.country))
+        key = (self.country[self.order] * 2 + self.ptype[self.order]) * len(segments) + self.seg[
+            self.order
+        ]
+        self.keys, start, self.n = np.unique(key, return_index=True, return_counts=True)
+        self.start = start
+        reg = parties.column("region_id").combine_chunks()
+        codes = reg.indices.to_numpy() if pa.types.is_dictionary(reg.type) else None
+        vocab = np.array(reg.dictionary.to_pylist() if codes is not None else [], object)
+        self.region = vocab[codes[self.order[start]]] if key.size else np.array([], object)
+
+    def cell(self, k):
+        """(country, party type, segment, region) of cell k and its rows."""
+        key = int(self.keys[k])
+        c, rest = divmod(key, 2 * len(self.segments))
+        t, s = divmod(rest, len(self.segments))
+        rows = self.order[self.start[k] : self.start[k] + self.n[k]]
+        return self.countries[c], PARTY_TYPES[t], self.segments[s], str(self.region[k]), rows
+
+
+def count(expect: dict, family_id: str, events: int, draws: int) -> None:
+    """Accumulate a family's expected trace totals (6A-I07 compares them with the ledger)."""
+    e = expect.setdefault(family_id, [0, 0])
+    e[0] += int(events)
+    e[1] += int(draws)
+
+
+def rank_within(keys: np.ndarray) -> np.ndarray:
+    """Position of each row inside its run of equal consecutive ``keys`` (rows grouped)."""
+    n = keys.size
+    if n == 0:
+        return np.zeros(0, np.int64)
+    start = np.r_[True, keys[1:] != keys[:-1]]
+    idx = np.arange(n)
+    return idx - np.maximum.accumulate(np.where(start, idx, 0))

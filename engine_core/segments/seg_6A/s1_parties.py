@@ -17,30 +17,16 @@ from numba import njit
 from engine_core.errors import EngineError
 from engine_core.kernels.alloc import lrr
 from engine_core.rng.alias import build_alias_table
-from engine_core.rng.detmath import exp, log
+from engine_core.rng.detmath import exp
 from engine_core.rng.samplers import as241
 from engine_core.rng.uniform import uniform01
 from engine_core.segments.seg_6A import base
+from engine_core.segments.seg_6A.base import PARTY_TYPES, ln1, power, round_half_even
 from engine_core.segments.seg_6A.checks_integrity import i01_ids, i03_counts, i05_regions, i07_trace
 from engine_core.segments.state_io import open_state
 
 STATE = "6A.S1"
-PARTY_TYPES = ("RETAIL", "BUSINESS")
 TENURE_BANDS = ("LT1Y", "Y1_3", "Y3_10", "GT10Y")
-
-
-def round_half_even(x: float) -> int:
-    return int(np.round(x))  # numpy rounds half to even
-
-
-def ln1(sigma: float, z: np.ndarray) -> np.ndarray:
-    """Mean-one lognormal factor exp(σz − σ²/2)."""
-    return exp(sigma * np.asarray(z, np.float64) - 0.5 * sigma * sigma)
-
-
-def power(x, a: float) -> np.ndarray:
-    x = np.asarray(x, np.float64)
-    return np.where(x > 0, exp(a * log(np.where(x > 0, x, 1.0))), 0.0 if a > 0 else 1.0)
 
 
 def cell_plan(seg: dict, region: str) -> tuple[list[tuple[str, str]], np.ndarray]:

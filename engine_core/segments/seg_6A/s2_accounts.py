@@ -15,11 +15,12 @@ import numpy as np
 import pyarrow as pa
 
 from engine_core.errors import EngineError
-from engine_core.kernels.alloc import capped_multinomial, exact_subset, lrr
+from engine_core.kernels.alloc import capped_multinomial, exact_subset, lrr, lrr_capped
 from engine_core.rng.detmath import exp
 from engine_core.rng.samplers import as241
 from engine_core.rng.uniform import uniform01
 from engine_core.segments.seg_6A import base
+from engine_core.segments.seg_6A.base import PARTY_TYPES, ln1, power, round_half_even
 from engine_core.segments.seg_6A.checks_integrity import (
     i01_ids,
     i02_fk,
@@ -27,47 +28,10 @@ from engine_core.segments.seg_6A.checks_integrity import (
     i04_caps,
     i07_trace,
 )
-from engine_core.segments.seg_6A.s1_parties import PARTY_TYPES, ln1, power, round_half_even
 from engine_core.segments.state_io import open_state
 
 STATE = "6A.S2"
 ROLES = ("AUTHORISED_USER", "JOINT", "OWNER")  # sorted: the holder table's sort order
-
-
-def load_parties(io, columns=()):
-    cols = ["party_id", "party_type", "segment_id", "country_iso", "region_id", *columns]
-    return io.read_table("s1_party_base_6A", cols)
-
-
-class Cells:
-    """Parties grouped into canonical (country, party type, segment) cells, each cell in
-    party_id order: ``order`` maps cell-major position → table row."""
-
-    def __init__(self, parties: pa.Table, segments: list[str]):
-        self.countries = sorted(set(parties.column("country_iso").to_pylist()))
-        self.segments = segments
-        self.country = base.codes_of(parties.column("country_iso"), self.countries)
-        self.ptype = base.codes_of(parties.column("party_type"), list(PARTY_TYPES))
-        self.seg = base.codes_of(parties.column("segment_id"), segments)
-        self.pid = parties.column("party_id").to_numpy()
-        self.order = np.lexsort((self.pid, self.seg, self.ptype, self.country))
-        key = (self.country[self.order] * 2 + self.ptype[self.order]) * len(segments) + self.seg[
-            self.order
-        ]
-        self.keys, start, self.n = np.unique(key, return_index=True, return_counts=True)
-        self.start = start
-        reg = parties.column("region_id").combine_chunks()
-        codes = reg.indices.to_numpy() if pa.types.is_dictionary(reg.type) else None
-        vocab = np.array(reg.dictionary.to_pylist() if codes is not None else [], object)
-        self.region = vocab[codes[self.order[start]]] if key.size else np.array([], object)
-
-    def cell(self, k):
-        """(country, party type, segment, region) of cell k and its rows."""
-        key = int(self.keys[k])
-        c, rest = divmod(key, 2 * len(self.segments))
-        t, s = divmod(rest, len(self.segments))
-        rows = self.order[self.start[k] : self.start[k] + self.n[k]]
-        return self.countries[c], PARTY_TYPES[t], self.segments[s], str(self.region[k]), rows
 
 
 def run(ctx):
@@ -79,10 +43,12 @@ def run(ctx):
     fx = io.policy("fx_static_6A")["usd_per_unit"]
     reference = dt.date.fromisoformat(io.read_json("s0_gate_receipt_6A")["reference_date"])
     ref_day = base.day_number(reference)
-    parties = load_parties(io, ["household_id", "customer_since", "activity_cp", "activity_cnp"])
+    parties = base.load_parties(
+        io, ["household_id", "customer_since", "activity_cp", "activity_cnp"]
+    )
     ref = io.read_table("s1_country_reference", ["country_iso", "currency"])
     currency_of = dict(zip(ref.column(0).to_pylist(), ref.column(1).to_pylist(), strict=True))
-    cells = Cells(parties, segments)
+    cells = base.Cells(parties, segments)
     types = list(prod["account_types"])  # taxonomy order
     for t in PARTY_TYPES:
         if not any(v["party_type"] == t for v in prod["account_types"].values()):
@@ -226,7 +192,10 @@ def _extra_accounts(rng, prod, cells, a, types, act, since, ref_day, acc, plan, 
     tb = uniform01(rng.family("count_tb").units(a, len(ks), 1)[:, 0])
     expect["6A.S2.count_tb"][0] += 1
     expect["6A.S2.count_tb"][1] += 2 * len(ks)
-    n_k = lrr(round_half_even(float(e.sum())), e, tb, state=STATE, where=f"{a} cells")
+    cap = prod["caps_per_party"][a] - (1 if spec.get("primary") else 0)
+    # a cell holds at most its open owners' room; any excess is water-filled to other cells
+    room = np.add.reduceat((ow[:, 0] >= p_zero).astype(np.int64), bounds[:-1]) * cap
+    n_k = lrr_capped(round_half_even(float(e.sum())), e, room, tb, state=STATE, where=f"{a} cells")
     cap = prod["caps_per_party"][a] - (1 if spec.get("primary") else 0)
     alloc, attr = rng.family("alloc"), rng.family("attr")
     off = 0

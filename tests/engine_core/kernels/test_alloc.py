@@ -119,3 +119,36 @@ def test_exact_subset_inclusion_follows_weights():
     w = np.array([1.0, 3.0])
     picks = [int(exact_subset(1, w, rng.uniform(size=2))[0]) for _ in range(20_000)]
     assert abs(np.mean(picks) - 0.75) < 0.015
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.integers(1, 300),
+    st.lists(st.floats(0.01, 50.0), min_size=1, max_size=20),
+    st.integers(0, 2**64 - 1),
+)
+def test_capped_multinomial_unit_owners_match_counts(n, w, key):
+    cap = np.full(len(w), max(1, (n // len(w)) + 3))
+    c, big_n, owner = capped_multinomial(n, w, cap, stream=(key, 1, 2), units=True)
+    assert owner.shape == (big_n,) and (owner >= 0).all()
+    assert np.bincount(owner, minlength=len(w)).tolist() == c.tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.floats(0.0, 10.0), st.integers(0, 20)), min_size=1, max_size=30),
+    st.integers(0, 300),
+    st.randoms(use_true_random=False),
+)
+def test_lrr_capped_respects_caps_and_sums(items, n, rnd):
+    from engine_core.kernels.alloc import lrr_capped
+
+    x = np.array([i[0] for i in items])
+    cap = np.array([i[1] for i in items])
+    tb = np.array([rnd.random() for _ in items])
+    if n > cap[x > 0].sum():
+        with pytest.raises(EngineError, match="CAPACITY_INFEASIBLE"):
+            lrr_capped(n, x, cap, tb)
+        return
+    c = lrr_capped(n, x, cap, tb)
+    assert c.sum() == n and (c <= cap).all() and (c[x == 0] == 0).all()

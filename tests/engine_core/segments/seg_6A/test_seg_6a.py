@@ -19,7 +19,7 @@ from engine_core.segments.seg_6A.families import FAMILIES, registry_mismatch
 from engine_core.tools import data_files
 
 ROOT = Path(__file__).resolve().parents[4]
-STATES_6A = ("6A.S0", "6A.S1", "6A.S2")
+STATES_6A = ("6A.S0", "6A.S1", "6A.S2", "6A.S3", "6A.S4")
 
 
 @pytest.fixture(scope="module")
@@ -159,3 +159,76 @@ def test_home_cells_pick_the_modal_tzid_smallest_on_ties():
     lon = np.array([5.1, 5.9, 5.5, 5.0])
     cells, counts, modal = home_cells(lat, lon, np.array([3, 1, 1, 2]), 1.0)
     assert counts.tolist() == [3, 1] and modal.tolist() == [1, 2]
+
+
+def test_bin_probing_is_unique_and_exhaustion_is_typed():
+    from engine_core.segments.seg_6A.s3_instruments import probe_bins_nb
+
+    used = np.zeros(1_000_000, np.bool_)
+    lo, hi = np.full(3, 10), np.full(3, 12)
+    assert probe_bins_nb(np.array([12, 12, 12]), lo, hi, used).tolist() == [12, 10, 11]
+    assert probe_bins_nb(np.array([11]), lo[:1], hi[:1], used).tolist() == [-1]  # range full
+
+
+def test_scheme_mix_must_sum_to_one():
+    from engine_core.segments.seg_6A.s3_instruments import _check_scheme_mix
+
+    pol = _policy("instruments.yaml")
+    _check_scheme_mix(pol)
+    pol["scheme_mix"]["NAM"]["CREDIT_CARD"]["VISA"] = 0.6
+    with pytest.raises(EngineError, match=r"SCHEME_MIX_INVALID.*/scheme_mix/NAM/CREDIT_CARD"):
+        _check_scheme_mix(pol)
+
+
+def test_every_card_has_a_unique_bin_of_its_scheme_range(world):
+    import polars as pl
+
+    inst = pl.read_parquet(list((world / "layer3/6A/s3_instrument_base_6A").rglob("*.parquet")))
+    bins = pl.read_parquet(list((world / "layer3/6A/s3_bin_catalogue_6A").rglob("*.parquet")))
+    assert bins["bin6"].n_unique() == bins.height
+    ranges = _policy("instruments.yaml")["bin_ranges"]
+    for scheme, (lo, hi) in ranges.items():
+        b = bins.filter(pl.col("scheme") == scheme)["bin6"]
+        assert b.is_empty() or (b.min() >= lo and b.max() <= hi)
+    cards = inst.filter(pl.col("bin6").is_not_null())
+    joined = cards.join(bins.select("bin6", pl.col("scheme").alias("bin_scheme")), on="bin6")
+    assert joined.height == cards.height
+    assert (joined["scheme"].cast(pl.String) == joined["bin_scheme"].cast(pl.String)).all()
+
+
+def test_a_token_whose_holder_has_no_smartphone_is_unbindable():
+    from types import SimpleNamespace
+
+    from engine_core.segments.seg_6A import s4_devices as D
+
+    cells = SimpleNamespace(country=np.array([0, 0]), countries=["DE"])
+    dev = {
+        "type": np.array([D.SMARTPHONE, D.TABLET]),
+        "kind": np.array([0, 0]),
+        "owner": np.array([0, 1]),
+    }
+    tokens = (np.array([1]), np.array([False]), np.array([77], np.uint64))
+    with pytest.raises(EngineError, match=r"6A.S4.TOKEN_UNBINDABLE: token 77"):
+        D.token_binding(None, cells, dev, tokens, {})
+
+
+def test_link_graph_has_every_role_and_heavy_tailed_pools(world):
+    import polars as pl
+
+    links = pl.read_parquet(list((world / "layer3/6A/s4_device_links_6A").rglob("*.parquet")))
+    assert set(links["link_role"].cast(pl.String).unique()) == {
+        "PRIMARY_OWNER",
+        "SHARED_USER",
+        "ACCOUNT_ACCESS",
+        "CARD_ON_FILE",
+        "TOKEN_BINDING",
+        "MERCHANT_TERMINAL",
+    }
+    ips = pl.read_parquet(list((world / "layer3/6A/s4_ip_links_6A").rglob("*.parquet")))
+    assert set(ips["link_role"].cast(pl.String).unique()) == {
+        "TYPICAL_DEVICE_IP",
+        "SECONDARY_DEVICE_IP",
+        "PROXY_EXIT",
+        "MERCHANT_NETWORK",
+    }
+    assert ips.select("device_id", "ip_id").is_unique().all()

@@ -1,0 +1,559 @@
+"""6A.S3 — instruments and account links (layer3 §3.4).
+
+Creation steps in canonical order: (1) primary cards on an exact LRR share of each cell's
+card-bearing accounts, (2) one card per authorised-user holder, (3) additional and virtual
+cards by CAPPED_MULTINOMIAL under the per-account card cap, (4) wallet tokens on an exact,
+activity-weighted subset of physical cards (and a second token for a share of them), (5) a
+transfer handle per transfer-capable account. Schemes by region/segment mix, issuer BINs
+per (country, scheme, card type) probed into disjoint scheme ranges, Zipf issuer
+popularity, month-aligned issue dates, tiers and usage weights.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pyarrow as pa
+from numba import njit
+
+from engine_core.errors import EngineError
+from engine_core.kernels.alloc import capped_multinomial, exact_subset, lrr, lrr_capped
+from engine_core.rng.alias import build_alias_table
+from engine_core.rng.samplers import as241
+from engine_core.rng.uniform import uniform01
+from engine_core.segments.seg_6A import base
+from engine_core.segments.seg_6A.base import ln1, power, round_half_even
+from engine_core.segments.seg_6A.checks_integrity import (
+    i01_ids,
+    i02_fk,
+    i03_counts,
+    i04_caps,
+    i07_trace,
+)
+from engine_core.segments.state_io import open_state
+
+STATE = "6A.S3"
+TYPES = (
+    "DEBIT_CARD",
+    "CREDIT_CARD",
+    "PREPAID_CARD",
+    "VIRTUAL_CARD",
+    "WALLET_TOKEN",
+    "TRANSFER_HANDLE",
+)
+PHYSICAL = (0, 1, 2)
+SCHEMES = ("VISA", "MASTERCARD", "AMEX", "DISCOVER", "JCB", "UNIONPAY", "LOCAL_DEBIT")
+TIERS = ("STANDARD", "GOLD", "PLATINUM", "BUSINESS")
+ROLES = (
+    "PRIMARY_CARD",
+    "ADDITIONAL_CARD",
+    "AUTHORISED_USER_CARD",
+    "VIRTUAL_CARD",
+    "WALLET_TOKEN",
+    "TRANSFER_HANDLE",
+)
+
+
+class Issue:
+    """Instruments in creation order as columnar lists of arrays."""
+
+    def __init__(self):
+        self.cols = {k: [] for k in ("type", "account", "holder", "role", "parent")}
+
+    def add(self, itype, account, holder, role, parent=None):
+        n = account.size
+        self.cols["type"].append(np.full(n, itype) if np.isscalar(itype) else itype)
+        self.cols["account"].append(account)
+        self.cols["holder"].append(holder)
+        self.cols["role"].append(np.full(n, role))
+        self.cols["parent"].append(np.full(n, -1) if parent is None else parent)
+
+    def arrays(self):
+        return {k: np.concatenate(v).astype(np.int64) for k, v in self.cols.items()}
+
+    @property
+    def n(self) -> int:
+        return sum(a.size for a in self.cols["account"])
+
+
+def run(ctx):
+    io = open_state(ctx, STATE)
+    pol = io.policy("instruments_6A")
+    prod = io.policy("products_6A")
+    seg = io.policy("segmentation_6A")
+    segments = [s for t in seg["party_types"] for s in seg["segments"][t]]
+    ref_day = base.day_number(
+        dt.date.fromisoformat(io.read_json("s0_gate_receipt_6A")["reference_date"])
+    )
+    _check_scheme_mix(pol)
+    parties = base.load_parties(io, ["activity_cp", "activity_cnp"])
+    cells = base.Cells(parties, segments)
+    acc = io.read_table(
+        "s2_account_base_6A", ["account_id", "owner_party_id", "account_type", "open_date"]
+    )
+    holders = io.read_table("s2_account_holders_6A", ["account_id", "party_id", "holder_role"])
+    a_types = list(prod["account_types"])
+    a_id = acc.column("account_id").to_numpy()
+    a_type = base.codes_of(acc.column("account_type"), a_types)
+    a_open = acc.column("open_date").cast(pa.int32()).to_numpy().astype(np.int64)
+    row_of = np.argsort(cells.pid)  # party rows by party_id (the table is sorted already)
+    a_owner = row_of[np.searchsorted(cells.pid[row_of], acc.column("owner_party_id").to_numpy())]
+    # account cells: the owner's (country, party type, segment), accounts by account_id
+    cell_of_row = np.empty(cells.pid.size, np.int64)
+    cell_of_row[cells.order] = np.repeat(np.arange(cells.keys.size), cells.n)
+    a_cell = cell_of_row[a_owner]
+    cnp = parties.column("activity_cnp").to_numpy().astype(np.float64)
+    rng = base.StateRng(ctx, STATE)
+    expect = {f"6A.S3.{f}": [0, 0] for f in ("card_select", "alloc", "attr", "bin")}
+    card_of = {
+        a: (TYPES.index(v["cards"][0]) if v.get("cards") else -1)
+        for a, v in prod["account_types"].items()
+    }
+    a_card = np.array([card_of[a] for a in a_types])[a_type]
+    iss = Issue()
+    plan_real = [[], []]
+
+    # (1) primary cards: per card type, LRR over cells of n·p_card, then an exact subset
+    select = rng.family("card_select")
+    for ct in PHYSICAL:
+        idx = np.flatnonzero(a_card == ct)
+        if idx.size == 0:
+            continue
+        idx = idx[np.lexsort((a_id[idx], a_cell[idx]))]
+        ck, start, n = np.unique(a_cell[idx], return_index=True, return_counts=True)
+        info = [cells.cell(int(k)) for k in ck]
+        p = np.array(
+            [
+                pol["p_card"]["business"]
+                if t == "BUSINESS"
+                else pol["p_card"]["by_region"].get(r, pol["p_card"]["by_region"]["default"])
+                for _, t, _, r, _ in info
+            ]
+        )
+        e = n * p
+        n_cell = lrr(
+            round_half_even(float(e.sum())),
+            e,
+            np.arange(e.size, dtype=np.float64),
+            state=STATE,
+            where=f"primary {TYPES[ct]}",
+        )
+        keys = [f"{c}|{t}|{s}|{TYPES[ct]}" for c, t, s, _, _ in info]
+        u = uniform01(select.cells(keys, n, 1))
+        _count(expect, "card_select", int((n > 0).sum()), 2 * int(n.sum()))
+        for i in np.flatnonzero(n_cell > 0):
+            sl = slice(start[i], start[i] + n[i])
+            chosen = np.sort(
+                exact_subset(int(n_cell[i]), np.ones(n[i]), u[sl, 0], state=STATE, where=keys[i])
+            )
+            rows = idx[sl][chosen]
+            iss.add(ct, rows, a_owner[rows], ROLES.index("PRIMARY_CARD"))
+            plan_real[0].append(int(n_cell[i]))
+            plan_real[1].append(rows.size)
+    carded = np.zeros(a_id.size, bool)
+    carded[np.concatenate(iss.cols["account"]) if iss.cols["account"] else []] = True
+
+    # (2) authorised-user cards, RNG-free
+    h_role = holders.column("holder_role").cast(pa.string()).to_numpy(zero_copy_only=False)
+    au = np.flatnonzero(h_role == "AUTHORISED_USER")
+    au_acc = np.searchsorted(a_id, holders.column("account_id").to_numpy()[au])
+    au_party = row_of[np.searchsorted(cells.pid[row_of], holders.column("party_id").to_numpy()[au])]
+    keep = a_card[au_acc] >= 0
+    iss.add(a_card[au_acc[keep]], au_acc[keep], au_party[keep], ROLES.index("AUTHORISED_USER_CARD"))
+
+    # (3) additional (per card type) and virtual cards under the per-account cap
+    per_acc = np.bincount(np.concatenate(iss.cols["account"]), minlength=a_id.size)
+    cap_total = pol["max_cards_per_account"]
+    alloc = rng.family("alloc")
+    for ct, lam_of, role in [
+        (0, None, "ADDITIONAL_CARD"),
+        (1, None, "ADDITIONAL_CARD"),
+        (2, None, "ADDITIONAL_CARD"),
+        (3, "virtual", "VIRTUAL_CARD"),
+    ]:
+        idx = np.flatnonzero((a_card == ct) if ct != 3 else (a_card >= 0))
+        if idx.size == 0:
+            continue
+        idx = idx[np.lexsort((a_id[idx], a_cell[idx]))]
+        ck, start, n = np.unique(a_cell[idx], return_index=True, return_counts=True)
+        info = [cells.cell(int(k)) for k in ck]
+        vl = pol["virtual_lambda"]
+        lam = np.array(
+            [
+                vl.get(s, vl["default"]) if lam_of else pol["extra_card_lambda"]
+                for _, _, s, _, _ in info
+            ]
+        )
+        e = n * lam
+        # a cell holds at most the room left on its carded accounts (excess water-filled)
+        room_rows = carded[idx] * np.maximum(cap_total - per_acc[idx], 0)
+        n_cell = lrr_capped(
+            round_half_even(float(e.sum())),
+            e * (np.add.reduceat(room_rows, start) > 0),
+            np.add.reduceat(room_rows, start),
+            np.arange(e.size, dtype=np.float64),
+            state=STATE,
+            where=f"{role} {TYPES[ct]}",
+        )
+        for i in np.flatnonzero(n_cell > 0):
+            rows = idx[start[i] : start[i] + n[i]]
+            c, t, s, _, _ = info[i]
+            key = f"{c}|{t}|{s}|{TYPES[ct]}"
+            w = power(cnp[a_owner[rows]], 0.5) * carded[rows]
+            room = np.maximum(cap_total - per_acc[rows], 0)
+            stream = alloc.stream(key)
+            cnt, big_n = capped_multinomial(
+                int(n_cell[i]), w, room, None, False, stream, state=STATE, where=key
+            )
+            alloc.trace(stream, blocks=2 * big_n + rows.size, draws=4 * big_n + 2 * rows.size)
+            _count(expect, "alloc", 1, 4 * big_n + 2 * rows.size)
+            plan_real[0].append(int(n_cell[i]))
+            plan_real[1].append(int(cnt.sum()))
+            per_acc[rows] += cnt
+            got = np.repeat(rows, cnt)
+            iss.add(ct, got, a_owner[got], ROLES.index(role))
+    i04_caps(STATE, "cards per account", per_acc, cap_total)
+    cards = iss.arrays()
+
+    # card attributes (scheme, BIN pick, tier, issue date, usage): one unit per card
+    attrs = _card_attributes(rng, pol, cells, cards, a_open, ref_day, expect)
+    bins = _bin_catalogue(rng, pol, cells, cards, attrs, expect)
+
+    # (4) wallet tokens on physical cards, by holder cell
+    phys = np.flatnonzero(np.isin(cards["type"], PHYSICAL))
+    t_parent, t_second = _tokens(rng, pol, cells, cards, phys, cnp, expect, plan_real)
+    n_cards = cards["type"].size
+    tok = np.concatenate([t_parent, t_second])
+    iss.add(
+        TYPES.index("WALLET_TOKEN"),
+        cards["account"][tok],
+        cards["holder"][tok],
+        ROLES.index("WALLET_TOKEN"),
+        parent=tok,
+    )
+    # (5) transfer handles, RNG-free
+    tr = {a for a, v in prod["account_types"].items() if v.get("transfers")}
+    th = np.flatnonzero(np.isin(a_type, [a_types.index(a) for a in tr]))
+    iss.add(TYPES.index("TRANSFER_HANDLE"), th, a_owner[th], ROLES.index("TRANSFER_HANDLE"))
+    inst = iss.arrays()
+    n_inst = inst["type"].size
+    instrument_id = base.mint(ctx, "instrument", 0, n_inst)
+    i01_ids(STATE, "s3_instrument_base_6A", instrument_id)
+    i03_counts(STATE, "cards and tokens per cell", np.array(plan_real[1]), np.array(plan_real[0]))
+
+    # columns: cards carry their attributes, tokens inherit scheme/BIN/tier from the parent
+    is_tok = inst["type"] == TYPES.index("WALLET_TOKEN")
+    is_th = inst["type"] == TYPES.index("TRANSFER_HANDLE")
+    src = np.where(is_tok, inst["parent"], np.arange(n_inst))
+    src = np.where(is_th, 0, src)
+    tok_attr = _token_dates(rng, pol, cells, inst, attrs, is_tok, ref_day, expect)
+    scheme = np.where(is_th, -1, attrs["scheme"][np.minimum(src, n_cards - 1)])
+    bin6 = np.where(is_th, -1, attrs["bin6"][np.minimum(src, n_cards - 1)])
+    tier = np.where(is_th, -1, attrs["tier"][np.minimum(src, n_cards - 1)])
+    issue = np.where(
+        is_th,
+        a_open[inst["account"]],
+        np.r_[attrs["issue"], tok_attr["issue"], np.zeros(int(is_th.sum()), np.int64)],
+    )
+    expiry = np.r_[attrs["expiry"], tok_attr["expiry"], np.full(int(is_th.sum()), -1)]
+    usage = np.r_[attrs["usage"], tok_attr["usage"], np.ones(int(is_th.sum()))]
+    parent_id = np.where(inst["parent"] >= 0, instrument_id[np.maximum(inst["parent"], 0)], 0)
+    i07_trace(STATE, rng.ledger, {k: tuple(v) for k, v in expect.items()})
+    i02_fk(STATE, "s3_instrument_base_6A.parent_instrument_id", parent_id[is_tok], instrument_id)
+
+    table = pa.table(
+        {
+            "instrument_id": instrument_id,
+            "instrument_type": base.coded(inst["type"], list(TYPES)),
+            "account_id": a_id[inst["account"]],
+            "holder_party_id": cells.pid[inst["holder"]],
+            "scheme": pa.DictionaryArray.from_arrays(
+                pa.array(scheme.astype(np.int32), mask=scheme < 0), pa.array(SCHEMES)
+            ),
+            "bin6": pa.array(bin6.astype(np.uint32), pa.uint32(), mask=bin6 < 0),
+            "card_tier": pa.DictionaryArray.from_arrays(
+                pa.array(tier.astype(np.int32), mask=tier < 0), pa.array(TIERS)
+            ),
+            "issue_date": base.dates(issue),
+            "expiry_date": pa.array(expiry.astype(np.int32), pa.int32(), mask=expiry < 0).cast(
+                pa.date32()
+            ),
+            "parent_instrument_id": base.nullable_u64(parent_id, inst["parent"] >= 0),
+            "usage_weight": pa.array(usage.astype(np.float32)),
+        }
+    )
+    base.write_sorted(io, "s3_instrument_base_6A", table, instrument_id)
+    links = pa.table(
+        {
+            "account_id": a_id[inst["account"]],
+            "instrument_id": instrument_id,
+            "link_role": base.coded(inst["role"], list(ROLES)),
+        }
+    )
+    base.write_sorted(
+        io, "s3_account_instrument_links_6A", links, a_id[inst["account"]], second=(instrument_id,)
+    )
+    base.write_sorted(
+        io,
+        "s3_bin_catalogue_6A",
+        bins,
+        bins.column("bin6").to_numpy().astype(np.uint64) << np.uint64(40),
+    )
+    io.publish_ledger(rng.ledger)
+    by_type = np.bincount(inst["type"], minlength=len(TYPES))
+    return io.result(
+        rows=n_inst,
+        metadata={
+            "instruments": n_inst,
+            "bins": bins.num_rows,
+            **{f"instruments_{t}": int(by_type[i]) for i, t in enumerate(TYPES)},
+        },
+    )
+
+
+def _count(expect, fam, events, draws):
+    expect[f"6A.S3.{fam}"][0] += events
+    expect[f"6A.S3.{fam}"][1] += draws
+
+
+def _check_scheme_mix(pol):
+    for region, by_type in pol["scheme_mix"].items():
+        for t, mix in by_type.items():
+            if abs(sum(mix.values()) - 1.0) > 1e-9:
+                raise EngineError(
+                    "SCHEME_MIX_INVALID",
+                    STATE,
+                    f"policies/6A/instruments.yaml: /scheme_mix/{region}/{t}: "
+                    f"shares sum to {sum(mix.values())!r}",
+                )
+    for t, mix in pol["tier_mix"].items():
+        if abs(sum(mix.values()) - 1.0) > 1e-9:
+            raise EngineError(
+                "SCHEME_MIX_INVALID",
+                STATE,
+                f"policies/6A/instruments.yaml: /tier_mix/{t}: shares sum to {sum(mix.values())!r}",
+            )
+
+
+def _grouped_units(fam, cells, cell, itype, stride):
+    """One stream per (holder cell, instrument type), units in creation order; returns the
+    words aligned with the input rows and the number of streams (events)."""
+    order = np.lexsort((np.arange(cell.size), itype, cell))
+    g = cell[order] * len(TYPES) + itype[order]
+    uk, start, n = np.unique(g, return_index=True, return_counts=True)
+    keys = []
+    for k in uk.tolist():
+        c, t, s, _, _ = cells.cell(k // len(TYPES))
+        keys.append(f"{c}|{t}|{s}|{TYPES[k % len(TYPES)]}")
+    words = np.empty((cell.size, 2 * stride), np.uint64)
+    words[order] = fam.cells(keys, n, stride)
+    return words, len(keys)
+
+
+def _categorical(u, cdf):
+    return np.minimum(np.searchsorted(cdf, u, side="right"), cdf.size - 1)
+
+
+def _card_attributes(rng, pol, cells, cards, a_open, ref_day, expect):
+    cell_of_row = np.empty(cells.pid.size, np.int64)
+    cell_of_row[cells.order] = np.repeat(np.arange(cells.keys.size), cells.n)
+    hcell = cell_of_row[cards["holder"]]
+    words, events = _grouped_units(rng.family("attr"), cells, hcell, cards["type"], 3)
+    _count(expect, "attr", events, 6 * cards["type"].size)
+    u = uniform01(words)
+    n = cards["type"].size
+    scheme = np.zeros(n, np.int64)
+    tier = np.zeros(n, np.int64)
+    mix = pol["scheme_mix"]
+    order = np.lexsort((cards["type"], hcell))
+    g = hcell[order] * len(TYPES) + cards["type"][order]
+    uk, start, cnt = np.unique(g, return_index=True, return_counts=True)
+    for k, a, b in zip(uk.tolist(), start.tolist(), (start + cnt).tolist(), strict=True):
+        _, pt, s, r, _ = cells.cell(k // len(TYPES))  # ≤ cells × 4 card types
+        t = k % len(TYPES)
+        m = order[a:b]
+        by = mix.get("BUSINESS", {}) if pt == "BUSINESS" else mix.get(r, {})
+        shares = by.get(TYPES[t]) or mix["default"][TYPES[t]]
+        cdf = np.cumsum([shares.get(x, 0.0) for x in SCHEMES])
+        scheme[m] = _categorical(u[m, 0], cdf / cdf[-1])
+        tm = pol["tier_mix"]
+        tshares = tm["BUSINESS"] if pt == "BUSINESS" else tm.get(s, tm["default"])
+        tcdf = np.cumsum([tshares.get(x, 0.0) for x in TIERS])
+        tier[m] = _categorical(u[m, 2], tcdf / tcdf[-1])
+    issue, expiry = _dates(u[:, 3], a_open[cards["account"]], ref_day, cards["type"], pol)
+    return {
+        "scheme": scheme,
+        "tier": tier,
+        "issue": issue,
+        "expiry": expiry,
+        "usage": ln1(pol["usage_sigma"], as241(u[:, 4])),
+        "bin_word": words[:, 1],
+        "cell": hcell,
+    }
+
+
+def _dates(u, lo_day, ref_day, itype, pol):
+    """Issue uniform in [max(lo, ref − 3 y), ref], aligned to the first of its month (not
+    before lo); expiry = the last day of the month ``validity_months`` later."""
+    ref = base.EPOCH + dt.timedelta(days=int(ref_day))
+    three = (
+        base.day_number(ref.replace(year=ref.year - 3))
+        if not (ref.month == 2 and ref.day == 29)
+        else base.day_number(dt.date(ref.year - 3, 2, 28))
+    )
+    lo = np.maximum(lo_day, three)
+    d = lo + np.floor(u * (ref_day - lo + 1)).astype(np.int64)
+    month = d.astype("datetime64[D]").astype("datetime64[M]")
+    first = month.astype("datetime64[D]").astype(np.int64)
+    issue = np.maximum(first, lo)
+    valid = np.array([pol["validity_months"].get(t, 48) for t in TYPES])[itype]
+    exp_month = month + valid.astype("timedelta64[M]") + np.timedelta64(1, "M")
+    expiry = exp_month.astype("datetime64[D]").astype(np.int64) - 1
+    return issue, expiry
+
+
+@njit(nogil=True, cache=True)
+def probe_bins_nb(draw, lo, hi, used):
+    """Linear probing upward inside [lo, hi] (wrapping) until an unused value; −1 when the
+    range is full. Slots arrive in canonical order, so the result is order-determined."""
+    out = np.empty(draw.shape[0], np.int64)
+    for i in range(draw.shape[0]):
+        v = draw[i]
+        span = hi[i] - lo[i] + 1
+        k = 0
+        while used[v] and k < span:
+            v = v + 1 if v < hi[i] else lo[i]
+            k += 1
+        if used[v]:
+            out[i] = -1
+            continue
+        used[v] = True
+        out[i] = v
+    return out
+
+
+def _bin_catalogue(rng, pol, cells, cards, attrs, expect):
+    """Issuer BINs per (country, scheme, card type) and each card's BIN by alias over Zipf
+    issuer popularity. Tokens and transfer handles are not cards here."""
+    country = cells.country[cards["holder"]]  # the issuing country is the holder's
+    g = (country * len(SCHEMES) + attrs["scheme"]) * len(TYPES) + cards["type"]
+    uk, inv, cnt = np.unique(g, return_inverse=True, return_counts=True)
+    n_bins = pol["bins_min"] + np.floor(np.log10(1.0 + cnt)).astype(np.int64)
+    keys, lo, hi = [], [], []
+    for k, nb in zip(uk.tolist(), n_bins.tolist(), strict=True):
+        c, rest = divmod(k, len(SCHEMES) * len(TYPES))
+        sc, t = divmod(rest, len(TYPES))
+        keys.append(f"{cells.countries[c]}|{SCHEMES[sc]}|{TYPES[t]}")
+        r = pol["bin_ranges"][SCHEMES[sc]]
+        lo += [r[0]] * nb
+        hi += [r[1]] * nb
+    u = uniform01(rng.family("bin").cells(keys, n_bins, 1))
+    _count(expect, "bin", len(keys), 2 * int(n_bins.sum()))
+    lo, hi = np.array(lo, np.int64), np.array(hi, np.int64)
+    draw = lo + np.floor(u[:, 0] * (hi - lo + 1)).astype(np.int64)
+    values = probe_bins_nb(draw, lo, hi, np.zeros(1_000_000, np.bool_))
+    if (values < 0).any():
+        i = int(np.argmax(values < 0))
+        grp = int(np.searchsorted(np.cumsum(n_bins), i, side="right"))
+        raise EngineError(
+            "BIN_RANGE_EXHAUSTED",
+            STATE,
+            f"{keys[grp]}: the scheme's BIN range "
+            f"{pol['bin_ranges'][keys[grp].split('|')[1]]} is full",
+        )
+    starts = np.r_[0, np.cumsum(n_bins)]
+    rank = np.arange(values.size) - np.repeat(starts[:-1], n_bins) + 1
+    pop = power(rank.astype(np.float64), -pol["bin_zipf_s"])
+    pop = pop / np.repeat(np.add.reduceat(pop, starts[:-1]), n_bins)
+    bin6 = np.zeros(cards["type"].size, np.int64)
+    order = np.argsort(inv, kind="stable")
+    cstart = np.r_[0, np.cumsum(cnt)]
+    for j in range(uk.size):  # one alias table per issuer group (≤ 10^4 groups)
+        sl = slice(starts[j], starts[j + 1])
+        tab = build_alias_table(np.arange(n_bins[j]), pop[sl], STATE)
+        rows = order[cstart[j] : cstart[j + 1]]
+        bin6[rows] = values[sl][tab.order[tab.pick(attrs["bin_word"][rows])]]
+    attrs["bin6"] = bin6
+    gi = np.repeat(np.arange(uk.size), n_bins)
+    c_of, rest = np.divmod(uk[gi], len(SCHEMES) * len(TYPES))
+    sc_of, t_of = np.divmod(rest, len(TYPES))
+    return pa.table(
+        {
+            "bin6": pa.array(values.astype(np.uint32)),
+            "scheme": base.coded(sc_of, list(SCHEMES)),
+            "country_iso": base.coded(c_of, cells.countries),
+            "instrument_type": base.coded(t_of, list(TYPES)),
+            "issuer_rank": pa.array(rank.astype(np.uint8)),
+            "popularity": pa.array(pop.astype(np.float32)),
+        }
+    )
+
+
+def _tokens(rng, pol, cells, cards, phys, cnp, expect, plan_real):
+    """Wallet tokens: per holder cell LRR of n_physical·p_token, an EXACT_SUBSET weighted by
+    the holder's activity_cnp; then second tokens on a uniform exact subset of those."""
+    cell_of_row = np.empty(cells.pid.size, np.int64)
+    cell_of_row[cells.order] = np.repeat(np.arange(cells.keys.size), cells.n)
+    hc = cell_of_row[cards["holder"][phys]]
+    order = np.lexsort((phys, hc))
+    ph, hc = phys[order], hc[order]
+    ck, start, n = np.unique(hc, return_index=True, return_counts=True)
+    info = [cells.cell(int(k)) for k in ck]
+    pt = pol["p_token"]
+    p = np.array(
+        [
+            pt["by_region"].get(r, pt["by_region"]["default"])
+            * pt["segment_multiplier"].get("BUSINESS" if t == "BUSINESS" else s, 1.0)
+            for _, t, s, r, _ in info
+        ]
+    )
+    e = n * np.minimum(p, 1.0)
+    n_tok = lrr(
+        round_half_even(float(e.sum())),
+        e,
+        np.arange(e.size, dtype=np.float64),
+        state=STATE,
+        where="wallet tokens",
+    )
+    keys = [f"{c}|{t}|{s}|WALLET_TOKEN" for c, t, s, _, _ in info]
+    u = uniform01(rng.family("card_select").cells(keys, n, 1))
+    _count(expect, "card_select", int((n > 0).sum()), 2 * int(n.sum()))
+    first, second_pool, second_key = [], [], []
+    for i in np.flatnonzero(n_tok > 0):
+        sl = slice(start[i], start[i] + n[i])
+        w = cnp[cards["holder"][ph[sl]]]
+        chosen = np.sort(exact_subset(int(n_tok[i]), w, u[sl, 0], state=STATE, where=keys[i]))
+        first.append(ph[sl][chosen])
+        second_pool.append(np.full(chosen.size, i))
+        second_key.append(u[sl, 1][chosen])
+        plan_real[0].append(int(n_tok[i]))
+        plan_real[1].append(chosen.size)
+    first = np.concatenate(first) if first else np.zeros(0, np.int64)
+    pool_cell = np.concatenate(second_pool) if second_pool else np.zeros(0, np.int64)
+    skey = np.concatenate(second_key) if second_key else np.zeros(0)
+    per = np.bincount(pool_cell, minlength=ck.size).astype(np.float64)
+    total = round_half_even(pol["second_token_share"] * first.size)
+    n2 = (
+        lrr(total, per, np.arange(per.size, dtype=np.float64), state=STATE, where="second tokens")
+        if first.size
+        else np.zeros(ck.size, np.int64)
+    )
+    second = []
+    for i in np.flatnonzero(n2 > 0):
+        m = np.flatnonzero(pool_cell == i)
+        second.append(np.sort(first[m[exact_subset(int(n2[i]), np.ones(m.size), skey[m])]]))
+    return first, (np.concatenate(second) if second else np.zeros(0, np.int64))
+
+
+def _token_dates(rng, pol, cells, inst, attrs, is_tok, ref_day, expect):
+    """Tokens: provisioned uniformly between the parent's issue and the reference date;
+    one attr unit each (issue date, usage)."""
+    t = np.flatnonzero(is_tok)
+    parent = inst["parent"][t]
+    hcell = attrs["cell"][parent]
+    words, events = _grouped_units(rng.family("attr"), cells, hcell, inst["type"][t], 3)
+    _count(expect, "attr", events, 6 * t.size)
+    u = uniform01(words)
+    issue, expiry = _dates(u[:, 3], attrs["issue"][parent], ref_day, inst["type"][t], pol)
+    return {"issue": issue, "expiry": expiry, "usage": ln1(pol["usage_sigma"], as241(u[:, 4]))}
