@@ -12,6 +12,7 @@ from engine_core.segments.seg_6A import (
     s2_accounts,
     s3_instruments,
     s4_state,
+    s5_state,
 )
 from engine_core.statespec import Segment, State
 
@@ -92,6 +93,25 @@ SEGMENT = Segment(
                 "products_6A",
                 "segmentation_6A",
             ),
+        ),
+        State(
+            "S5",
+            s5_state.run,
+            reads=(
+                "s0_gate_receipt_6A",
+                "outlet_catalogue",
+                "merchant_zone_profile_5A",
+                "merchant_universe",
+                "virtual_classification_3B",
+                "fraud_posture_6A",
+                "devices_6A",
+                "products_6A",
+                "instruments_6A",
+                "population_6A",
+                "countries_6A",
+                "region_map_6A",
+            ),
+            validation=True,
         ),
     ),
 )

@@ -653,3 +653,7 @@ CHECKS = [
     Check("6A.S4.R10", REALISM, "s4_ip_links_6A", r10_hill),
     Check("6A.S4.R11", REALISM, "s4_ip_links_6A", r11_ips_per_device),
 ]
+
+from engine_core.segments.seg_6A.checks_posture import CHECKS as _POSTURE  # noqa: E402
+
+CHECKS += _POSTURE

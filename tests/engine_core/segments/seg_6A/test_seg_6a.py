@@ -19,7 +19,7 @@ from engine_core.segments.seg_6A.families import FAMILIES, registry_mismatch
 from engine_core.tools import data_files
 
 ROOT = Path(__file__).resolve().parents[4]
-STATES_6A = ("6A.S0", "6A.S1", "6A.S2", "6A.S3", "6A.S4")
+STATES_6A = ("6A.S0", "6A.S1", "6A.S2", "6A.S3", "6A.S4", "6A.S5")
 
 
 @pytest.fixture(scope="module")
@@ -232,3 +232,37 @@ def test_link_graph_has_every_role_and_heavy_tailed_pools(world):
         "MERCHANT_NETWORK",
     }
     assert ips.select("device_id", "ip_id").is_unique().all()
+
+
+def test_the_bundle_verifies_and_carries_every_check(world):
+    import json
+
+    from engine_core.gates import verify_bundle
+
+    bundle = next((world / "layer3/6A/validation").glob("seed=42/*"))
+    assert (bundle / "_passed.flag").is_file()
+    verify_bundle(bundle, world)
+    report = json.loads((bundle / "validation_report_6A.json").read_text())
+    assert report["status"] == "PASS"
+    assert {c["check_id"] for c in report["checks"]} == {c.check_id for c in CHECKS}
+    assert (bundle / "metrics_6A.parquet").is_file()
+
+
+def test_a_failing_enforced_gate_withholds_the_flag(world, tmp_path, monkeypatch):
+    import engine_core.checks as checks_mod
+    from engine_core.segments.seg_6A import constants as K
+
+    other = tmp_path / "f"
+    shutil.copytree(
+        world,
+        other,
+        ignore=shutil.ignore_patterns("validation_bundle_6A", "validation", "s5_*", "rng_*_6A_S5"),
+    )
+    shutil.copytree(world / "layer1", other / "layer1", dirs_exist_ok=True)
+    shutil.copytree(world / "layer2", other / "layer2", dirs_exist_ok=True)
+    monkeypatch.setattr(checks_mod, "ADVISORY_PROFILES", frozenset())  # enforce as in small
+    monkeypatch.setattr(K, "R13_RING_P50", (1000, 2000))  # rings can never be that large
+    with pytest.raises(EngineError, match="VALIDATION_FAILED"):
+        run_world(profile="tiny", seed=42, data_root=other, until="6A.S5", only=True)
+    bundle = next((other / "layer3/6A/validation").glob("seed=42/*"))
+    assert not (bundle / "_passed.flag").exists()

@@ -1,0 +1,723 @@
+"""6A.S5 — fraud posture, rings, operator infrastructure and the 6A validation bundle
+(layer3 §3.6): roles by the prevalence law (``s5_posture``), rings and operators
+(``s5_rings``), the role tables, then every 6A check over the published outputs; the bundle
+gets ``_passed.flag`` only when no enforced check fails."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io as _io
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from engine_core.segments.common import run_validation
+from engine_core.segments.seg_6A import base
+from engine_core.segments.seg_6A import s5_posture as P
+from engine_core.segments.seg_6A import s5_rings as R
+from engine_core.segments.seg_6A.base import power, round_half_even
+from engine_core.segments.seg_6A.checks_integrity import i01_ids, i07_trace
+from engine_core.segments.state_io import open_state
+
+STATE = "6A.S5"
+CARDS = ("DEBIT_CARD", "CREDIT_CARD", "PREPAID_CARD", "VIRTUAL_CARD")
+PHYSICAL = ("DEBIT_CARD", "CREDIT_CARD", "PREPAID_CARD")
+
+
+def _s(col) -> np.ndarray:
+    return col.cast(pa.string()).to_numpy(zero_copy_only=False).astype(str)
+
+
+def run(ctx):
+    io = open_state(ctx, STATE)
+    pol = io.policy("fraud_posture_6A")
+    dpol = io.policy("devices_6A")
+    prod = io.policy("products_6A")
+    ref_day = base.day_number(
+        dt.date.fromisoformat(io.read_json("s0_gate_receipt_6A")["reference_date"])
+    )
+    rng = base.StateRng(ctx, STATE)
+    post = P.Posture(rng, pol)
+
+    pt = io.read_table(
+        "s1_party_base_6A",
+        [
+            "party_id",
+            "party_type",
+            "segment_id",
+            "country_iso",
+            "region_id",
+            "tenure_band",
+            "activity_cp",
+            "activity_cnp",
+        ],
+    )
+    p = {
+        "id": pt.column("party_id").to_numpy(),
+        "ptype": _s(pt.column("party_type")),
+        "seg": _s(pt.column("segment_id")),
+        "country": _s(pt.column("country_iso")),
+        "region": _s(pt.column("region_id")),
+        "band": _s(pt.column("tenure_band")),
+        "cp": pt.column("activity_cp").to_numpy().astype(np.float64),
+        "cnp": pt.column("activity_cnp").to_numpy().astype(np.float64),
+    }
+    syn, mule = P.party_roles(post, pol, p)
+    party_role = np.full(p["id"].size, "", object)
+    party_role[syn] = "SYNTHETIC_IDENTITY"
+    party_role[mule] = "MULE"
+
+    # rings over the mules (region order, then canonical mule order)
+    regions = sorted(set(p["region"].tolist()))
+    mule_region = np.array([regions.index(r) for r in p["region"][mule]], np.int64)
+    ring_of_mule, ring_region, ring_words = R.form_rings(
+        rng, pol, mule, mule_region, regions, post.expect
+    )
+    n_rings = ring_region.size
+    ring_id = base.mint(ctx, "ring", 0, n_rings)
+    party_ring = np.full(p["id"].size, -1, np.int64)
+    party_ring[mule] = ring_of_mule
+
+    # accounts: inherited, then COMPROMISED_ACCOUNT over clean transfer-capable accounts
+    at = io.read_table("s2_account_base_6A", ["account_id", "owner_party_id", "account_type"])
+    a_id = at.column("account_id").to_numpy()
+    a_owner = np.searchsorted(p["id"], at.column("owner_party_id").to_numpy())
+    a_type = _s(at.column("account_type"))
+    owner_role = party_role[a_owner]
+    inherited_acc = np.flatnonzero(owner_role != "")
+    links = io.read_table("s4_device_links_6A", ["link_role", "account_id"])
+    accessed = np.unique(links.column("account_id").drop_null().to_numpy())
+    transfers = [a for a, v in prod["account_types"].items() if v.get("transfers")]
+    elig = np.flatnonzero((owner_role == "") & np.isin(a_type, transfers) & np.isin(a_id, accessed))
+    keys, cell = P.cells_from(p["country"][a_owner[elig]], p["seg"][a_owner[elig]])
+    comp_acc = elig[
+        post.assign(
+            "COMPROMISED_ACCOUNT",
+            keys,
+            cell,
+            P.cell_tilts(
+                pol,
+                "COMPROMISED_ACCOUNT",
+                keys,
+                cell,
+                {"segment": p["seg"][a_owner[elig]], "region": p["region"][a_owner[elig]]},
+            ),
+            np.ones(elig.size),
+            pol["prevalence"]["COMPROMISED_ACCOUNT"],
+        )
+    ]
+
+    # instruments: inherited cards, then COMPROMISED_CARD (DATA_BREACH / SKIMMING)
+    it = io.read_table(
+        "s3_instrument_base_6A",
+        ["instrument_id", "instrument_type", "account_id", "holder_party_id", "card_tier"],
+    )
+    i_id = it.column("instrument_id").to_numpy()
+    i_type = _s(it.column("instrument_type"))
+    i_acc = np.searchsorted(a_id, it.column("account_id").to_numpy())
+    i_holder = np.searchsorted(p["id"], it.column("holder_party_id").to_numpy())
+    tier = (
+        it.column("card_tier")
+        .fill_null("")
+        .cast(pa.string())
+        .to_numpy(zero_copy_only=False)
+        .astype(str)
+    )
+    is_card = np.isin(i_type, CARDS)
+    inherited_card = np.flatnonzero(is_card & (owner_role[i_acc] != ""))
+    clean_card = np.flatnonzero(is_card & (owner_role[i_acc] == ""))
+    tier_tilt = P.tilt(pol, "COMPROMISED_CARD", {"tier": tier})
+    total = min(
+        clean_card.size,
+        max(
+            round_half_even(pol["prevalence"]["COMPROMISED_CARD"] * clean_card.size),
+            post.min_count("COMPROMISED_CARD"),
+        ),
+    )
+    t_breach = round_half_even(pol["exposure_split"]["DATA_BREACH"] * total)
+    h = i_holder[clean_card]
+    keys, cell = P.cells_from(p["country"][h], p["seg"][h])
+    breach = clean_card[
+        post.assign(
+            "COMPROMISED_CARD|DATA_BREACH",
+            keys,
+            cell,
+            np.ones(len(keys)),
+            power(p["cnp"][h], 0.5) * tier_tilt[clean_card],
+            None,
+            target=t_breach,
+        )
+    ]
+    rest = np.setdiff1d(clean_card, breach)
+    rest = rest[np.isin(i_type[rest], PHYSICAL)]
+    h = i_holder[rest]
+    keys, cell = P.cells_from(p["country"][h], p["seg"][h])
+    skim = rest[
+        post.assign(
+            "COMPROMISED_CARD|SKIMMING",
+            keys,
+            cell,
+            np.ones(len(keys)),
+            power(p["cp"][h], 0.5) * tier_tilt[rest],
+            None,
+            target=total - t_breach,
+        )
+    ]
+
+    # devices: COMPROMISED_DEVICE over clean parties' personal devices
+    dt_ = io.read_table(
+        "s4_device_base_6A",
+        [
+            "device_id",
+            "device_type",
+            "owner_kind",
+            "primary_party_id",
+            "os_family",
+            "os_version_age",
+        ],
+    )
+    d_id = dt_.column("device_id").to_numpy()
+    d_type = _s(dt_.column("device_type"))
+    d_kind = _s(dt_.column("owner_kind"))
+    d_owner = np.searchsorted(p["id"], dt_.column("primary_party_id").fill_null(0).to_numpy())
+    d_owner = np.minimum(d_owner, p["id"].size - 1)
+    elig = np.flatnonzero(
+        (d_kind == "PARTY")
+        & np.isin(d_type, ["SMARTPHONE", "LAPTOP", "DESKTOP", "TABLET"])
+        & (party_role[d_owner] == "")
+    )
+    keys, cell = P.cells_from(p["country"][d_owner[elig]], d_type[elig])
+    w = P.tilt(
+        pol,
+        "COMPROMISED_DEVICE",
+        {
+            "os_version_age": _s(dt_.column("os_version_age"))[elig],
+            "os_family": _s(dt_.column("os_family"))[elig],
+        },
+    )
+    comp_dev = elig[
+        post.assign(
+            "COMPROMISED_DEVICE",
+            keys,
+            cell,
+            np.ones(len(keys)),
+            w,
+            pol["prevalence"]["COMPROMISED_DEVICE"],
+        )
+    ]
+
+    merchant_rows, site_rows = _merchant_roles(io, post, pol)
+    fraud_ips, ip_tab = _fraudster_ips(io, post, pol)
+
+    # ring infrastructure
+    n_mules = np.bincount(ring_of_mule[ring_of_mule >= 0], minlength=n_rings)
+    ring_ips = R.ring_ips(pol, ring_words, n_mules, fraud_ips, ip_tab["popularity"][fraud_ips])
+    op, op_edges = R.operators(
+        rng, dpol, pol, ring_region, n_mules, ring_ips, regions, ref_day, post.expect
+    )
+    mule_acc = inherited_acc[owner_role[inherited_acc] == "MULE"]
+    ring_accounts = [np.sort(mule_acc[party_ring[a_owner[mule_acc]] == r]) for r in range(n_rings)]
+    acc_dev, acc_acc = R.operator_access(rng, pol, op["ring"], ring_accounts, post.expect)
+    n_s4 = d_id.size
+    op_id = base.mint(ctx, "device", n_s4, op["ring"].size)
+    i01_ids(STATE, "s5_operator_devices_6A", np.r_[d_id, op_id])
+    i07_trace(STATE, rng.ledger, {k: tuple(v) for k, v in post.expect.items()})
+
+    home = _ring_homes(p, mule, ring_of_mule, n_rings)
+    _write_roles(
+        io,
+        p,
+        party_role,
+        party_ring,
+        ring_id,
+        a_id,
+        a_owner,
+        owner_role,
+        inherited_acc,
+        comp_acc,
+        i_id,
+        i_acc,
+        inherited_card,
+        breach,
+        skim,
+        d_id,
+        comp_dev,
+        op_id,
+        op,
+        ip_tab,
+        fraud_ips,
+        merchant_rows,
+        site_rows,
+    )
+    _write_rings(
+        io,
+        ring_id,
+        ring_region,
+        regions,
+        home,
+        n_mules,
+        op,
+        ring_ips,
+        op_id,
+        op_edges,
+        acc_dev,
+        acc_acc,
+        a_id,
+        ip_tab,
+        dpol,
+    )
+    summary = sorted(_summary_row(*r) for r in post.rows)
+    io.write(
+        "s5_posture_summary_6A",
+        [
+            pa.table(
+                {
+                    "fraud_role": [r[0] for r in summary],
+                    "cell_key": [r[1] for r in summary],
+                    "eligible": pa.array([r[2] for r in summary], pa.uint64()),
+                    "target": pa.array([r[3] for r in summary], pa.uint64()),
+                    "realised": pa.array([r[4] for r in summary], pa.uint64()),
+                }
+            )
+        ],
+    )
+    io.publish_ledger(rng.ledger)
+    from engine_core.segments.seg_6A.checks import CHECKS
+
+    res = run_validation(ctx, "6A", "S5", CHECKS, evidence=_metrics)
+    for out in io.outputs:
+        res.outputs.insert(0, out)
+    res.metadata.update(
+        {
+            "mules": int(mule.size),
+            "synthetic": int(syn.size),
+            "rings": int(n_rings),
+            "operator_devices": int(op["ring"].size),
+            "compromised_accounts": int(comp_acc.size),
+            "compromised_cards": int(breach.size + skim.size),
+            "compromised_devices": int(comp_dev.size),
+            "fraudster_ips": int(fraud_ips.size),
+            **{f"raise_{k}": v for k, v in post.metrics.items() if v},
+        }
+    )
+    return res
+
+
+def _summary_row(role, cell, eligible, target, realised):
+    """``COMPROMISED_CARD|DATA_BREACH`` → role COMPROMISED_CARD, cell ``DATA_BREACH|…``;
+    ``FRAUDSTER_IP|<ip type>`` → role FRAUDSTER_IP, cell ``<ip type>``."""
+    name, _, sub = role.partition("|")
+    if sub and sub != cell:
+        cell = f"{sub}|{cell}"
+    return name, cell, eligible, target, realised
+
+
+def _merchant_roles(io, post, pol):
+    """COLLUSIVE_MERCHANT (booked at the registered site) and SKIMMING_POINT over merchants /
+    sites with a listed MCC that are not VIRTUAL_ONLY."""
+    mu = io.read_table("merchant_universe", ["merchant_id", "home_country_iso", "mcc"])
+    vc = io.read_table("virtual_classification_3B", ["merchant_id", "virtual_mode"])
+    m_id = mu.column("merchant_id").to_numpy()
+    mode = dict(zip(vc.column(0).to_pylist(), _s(vc.column(1)).tolist(), strict=True))
+    physical = np.array([mode.get(int(m), "NON_VIRTUAL") != "VIRTUAL_ONLY" for m in m_id])
+    mcc = mu.column("mcc").to_numpy().astype(np.int64)
+    oc = io.read_table(
+        "outlet_catalogue",
+        ["merchant_id", "legal_country_iso", "site_order", "site_id", "is_registered_site"],
+    )
+    o_m = oc.column("merchant_id").to_numpy()
+    o_order = np.lexsort((oc.column("site_order").to_numpy(), o_m))
+    o_m, o_site = o_m[o_order], oc.column("site_id").to_numpy()[o_order]
+    o_c = _s(oc.column("legal_country_iso"))[o_order]
+    o_reg = oc.column("is_registered_site").to_numpy(zero_copy_only=False)[o_order]
+    n_sites = np.bincount(np.searchsorted(m_id, o_m), minlength=m_id.size)
+    out_m, out_s, out_r = [], [], []
+    elig = np.flatnonzero(np.isin(mcc, pol["collusion_mcc"]) & physical)
+    keys, cell = P.cells_from(_s(mu.column("home_country_iso"))[elig])
+    chosen = elig[
+        post.assign(
+            "COLLUSIVE_MERCHANT",
+            keys,
+            cell,
+            np.ones(len(keys)),
+            np.where(n_sites[elig] == 1, 3.0, 1.0),
+            pol["prevalence"]["COLLUSIVE_MERCHANT"]["share"],
+        )
+    ]
+    for m in m_id[chosen]:  # ≤ a few dozen merchants: the registered site books collusion
+        rows = np.flatnonzero(o_m == m)
+        reg = rows[o_reg[rows]]
+        out_m.append(int(m))
+        out_s.append(int(o_site[reg[0] if reg.size else rows[0]]))
+        out_r.append("COLLUSIVE_MERCHANT")
+    mzp = io.read_table(
+        "merchant_zone_profile_5A", ["merchant_id", "legal_country_iso", "weekly_volume"]
+    )
+    key = np.char.add(mzp.column(0).to_numpy().astype(str), np.char.add("|", _s(mzp.column(1))))
+    vk, vinv = np.unique(key, return_inverse=True)
+    vol = np.bincount(vinv, mzp.column(2).to_numpy())
+    skey = np.char.add(o_m.astype(str), np.char.add("|", o_c))
+    pos = np.searchsorted(vk, skey)
+    hit = (pos < vk.size) & (vk[np.minimum(pos, vk.size - 1)] == skey)
+    per_mc = np.unique(skey, return_inverse=True, return_counts=True)
+    v_site = np.where(hit, vol[np.minimum(pos, vk.size - 1)], 0.0) / per_mc[2][per_mc[1]]
+    m_row = np.searchsorted(m_id, o_m)
+    elig = np.flatnonzero(np.isin(mcc[m_row], pol["skimming_mcc"]) & physical[m_row])
+    keys, cell = P.cells_from(o_c[elig])
+    chosen = elig[
+        post.assign(
+            "SKIMMING_POINT",
+            keys,
+            cell,
+            np.ones(len(keys)),
+            power(v_site[elig], 0.5) + 1e-12,
+            pol["prevalence"]["SKIMMING_POINT"]["share"],
+        )
+    ]
+    out_m += o_m[chosen].tolist()
+    out_s += o_site[chosen].tolist()
+    out_r += ["SKIMMING_POINT"] * chosen.size
+    return np.array(out_m, np.uint64), (np.array(out_s, np.uint64), np.array(out_r, object))
+
+
+def _fraudster_ips(io, post, pol):
+    """FRAUDSTER_IP: an exact subset per listed ip type at its prevalence."""
+    t = io.read_table("s4_ip_base_6A", ["ip_id", "ip_type", "popularity"])
+    tab = {
+        "id": t.column("ip_id").to_numpy(),
+        "type": _s(t.column("ip_type")),
+        "popularity": t.column("popularity").to_numpy().astype(np.float64),
+    }
+    chosen = []
+    for ip_type, prev in sorted(pol["fraudster_ip_prevalence"].items()):
+        elig = np.flatnonzero(tab["type"] == ip_type)
+        if elig.size == 0:
+            continue
+        pick = post.assign(
+            f"FRAUDSTER_IP|{ip_type}",
+            [ip_type],
+            np.zeros(elig.size, np.int64),
+            np.ones(1),
+            np.ones(elig.size),
+            prev,
+        )
+        chosen.append(elig[pick])
+    return (np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, np.int64)), tab
+
+
+def _ring_homes(p, mule, ring_of_mule, n_rings):
+    """The modal mule country of each ring (ties: the smallest ISO code)."""
+    out = []
+    for r in range(n_rings):  # ≤ n_mules / 12 rings
+        c, k = np.unique(p["country"][mule[ring_of_mule == r]], return_counts=True)
+        out.append(str(c[np.argmax(k)]))
+    return out
+
+
+def _write_roles(
+    io,
+    p,
+    party_role,
+    party_ring,
+    ring_id,
+    a_id,
+    a_owner,
+    owner_role,
+    inherited_acc,
+    comp_acc,
+    i_id,
+    i_acc,
+    inherited_card,
+    breach,
+    skim,
+    d_id,
+    comp_dev,
+    op_id,
+    op,
+    ip_tab,
+    fraud_ips,
+    merchant_rows,
+    site_rows,
+):
+    def ring_col(r):
+        return base.nullable_u64(ring_id[np.maximum(r, 0)] if ring_id.size else r * 0, r >= 0)
+
+    rp = np.flatnonzero(party_role != "")
+    base.write_sorted(
+        io,
+        "s5_party_roles_6A",
+        pa.table(
+            {
+                "party_id": p["id"][rp],
+                "fraud_role": base.coded(
+                    np.where(party_role[rp] == "MULE", 0, 1), ["MULE", "SYNTHETIC_IDENTITY"]
+                ),
+                "ring_id": ring_col(party_ring[rp]),
+            }
+        ),
+        p["id"][rp],
+    )
+    acc_rows = np.r_[inherited_acc, comp_acc]
+    a_role = np.r_[np.where(owner_role[inherited_acc] == "MULE", 0, 1), np.full(comp_acc.size, 2)]
+    base.write_sorted(
+        io,
+        "s5_account_roles_6A",
+        pa.table(
+            {
+                "account_id": a_id[acc_rows],
+                "fraud_role": base.coded(
+                    a_role, ["MULE_ACCOUNT", "SYNTHETIC_ACCOUNT", "COMPROMISED_ACCOUNT"]
+                ),
+                "role_source": base.coded(
+                    np.r_[np.ones(inherited_acc.size, int), np.zeros(comp_acc.size, int)],
+                    ["ASSIGNED", "INHERITED"],
+                ),
+                "ring_id": ring_col(
+                    np.r_[
+                        np.where(
+                            owner_role[inherited_acc] == "MULE",
+                            party_ring[a_owner[inherited_acc]],
+                            -1,
+                        ),
+                        np.full(comp_acc.size, -1),
+                    ]
+                ),
+            }
+        ),
+        a_id[acc_rows],
+    )
+    ins = np.r_[inherited_card, breach, skim]
+    i_role = np.r_[
+        np.where(owner_role[i_acc[inherited_card]] == "MULE", 1, 2),
+        np.zeros(breach.size + skim.size, int),
+    ]
+    chan = np.r_[
+        np.full(inherited_card.size, -1), np.zeros(breach.size, int), np.ones(skim.size, int)
+    ]
+    base.write_sorted(
+        io,
+        "s5_instrument_roles_6A",
+        pa.table(
+            {
+                "instrument_id": i_id[ins],
+                "fraud_role": base.coded(
+                    i_role, ["COMPROMISED_CARD", "MULE_CARD", "SYNTHETIC_CARD"]
+                ),
+                "exposure_channel": pa.DictionaryArray.from_arrays(
+                    pa.array(chan.astype(np.int32), mask=chan < 0),
+                    pa.array(["DATA_BREACH", "SKIMMING"]),
+                ),
+                "role_source": base.coded(
+                    np.r_[
+                        np.ones(inherited_card.size, int), np.zeros(breach.size + skim.size, int)
+                    ],
+                    ["ASSIGNED", "INHERITED"],
+                ),
+            }
+        ),
+        i_id[ins],
+    )
+    dev_ids = np.r_[d_id[comp_dev], op_id]
+    base.write_sorted(
+        io,
+        "s5_device_roles_6A",
+        pa.table(
+            {
+                "device_id": dev_ids,
+                "fraud_role": base.coded(
+                    np.r_[np.zeros(comp_dev.size, int), np.ones(op_id.size, int)],
+                    ["COMPROMISED_DEVICE", "FRAUDSTER_CONTROLLED"],
+                ),
+                "ring_id": ring_col(np.r_[np.full(comp_dev.size, -1), op["ring"]]),
+            }
+        ),
+        dev_ids,
+    )
+    base.write_sorted(
+        io,
+        "s5_ip_roles_6A",
+        pa.table(
+            {
+                "ip_id": ip_tab["id"][fraud_ips],
+                "fraud_role": base.coded(np.zeros(fraud_ips.size, int), ["FRAUDSTER_IP"]),
+            }
+        ),
+        ip_tab["id"][fraud_ips],
+    )
+    sites, roles = site_rows
+    vocab = ["COLLUSIVE_MERCHANT", "SKIMMING_POINT"]
+    rc = np.array([vocab.index(r) for r in roles], np.int64)
+    base.write_sorted(
+        io,
+        "s5_merchant_roles_6A",
+        pa.table(
+            {
+                "merchant_id": merchant_rows,
+                "site_id": sites,
+                "fraud_role": base.coded(rc, vocab),
+            }
+        ),
+        merchant_rows,
+        second=(rc, sites),
+    )
+
+
+def _write_rings(
+    io,
+    ring_id,
+    ring_region,
+    regions,
+    home,
+    n_mules,
+    op,
+    ring_ips,
+    op_id,
+    op_edges,
+    acc_dev,
+    acc_acc,
+    a_id,
+    ip_tab,
+    dpol,
+):
+    from engine_core.segments.seg_6A.s4_devices import DEVICE_TYPES, LINK_ROLES, OS, OS_AGE
+    from engine_core.segments.seg_6A.s4_network import IP_ROLES
+
+    n_ops = (
+        np.bincount(op["ring"], minlength=ring_id.size)
+        if op["ring"].size
+        else np.zeros(ring_id.size, np.int64)
+    )
+    countries = sorted(set(home))
+    base.write_sorted(
+        io,
+        "s5_fraud_rings_6A",
+        pa.table(
+            {
+                "ring_id": ring_id,
+                "home_region_id": base.coded(ring_region, regions),
+                "home_country_iso": base.coded(
+                    np.array([countries.index(c) for c in home], np.int64), countries or [""]
+                ),
+                "n_mules": pa.array(n_mules.astype(np.uint32)),
+                "n_operator_devices": pa.array(n_ops.astype(np.uint16)),
+                "n_ips": pa.array(np.array([x.size for x in ring_ips], np.uint16)),
+            }
+        ),
+        ring_id,
+    )
+    n = op_id.size
+    ring = op["ring"].astype(np.int64)
+    hc = np.array([countries.index(home[r]) for r in ring.tolist()], np.int64)
+    null = np.zeros(n, np.uint64)
+    base.write_sorted(
+        io,
+        "s5_operator_devices_6A",
+        pa.table(
+            {
+                "device_id": op_id,
+                "device_type": base.coded(
+                    np.array([DEVICE_TYPES.index(t) for t in op["type"]], np.int64),
+                    list(DEVICE_TYPES),
+                ),
+                "os_family": base.coded(
+                    np.array([OS.index(o) for o in op["os"]], np.int64), list(OS)
+                ),
+                "os_version_age": base.coded(
+                    np.array([OS_AGE.index(a) for a in op["age"]], np.int64), list(OS_AGE)
+                ),
+                "owner_kind": base.coded(
+                    np.full(n, 3), ["PARTY", "PUBLIC", "MERCHANT", "OPERATOR"]
+                ),
+                "primary_party_id": base.nullable_u64(null, np.zeros(n, bool)),
+                "merchant_id": base.nullable_u64(null, np.zeros(n, bool)),
+                "site_id": base.nullable_u64(null, np.zeros(n, bool)),
+                "home_country_iso": base.coded(hc, countries or [""]),
+                "home_region_id": base.coded(ring_region[ring], regions),
+                "first_seen_date": base.dates(op["first_seen"]),
+            }
+        ),
+        op_id,
+    )
+    m = acc_dev.size
+    zero = np.zeros(m, np.uint64)
+    base.write_sorted(
+        io,
+        "s5_ring_device_links_6A",
+        pa.table(
+            {
+                "device_id": op_id[acc_dev],
+                "link_role": base.coded(
+                    np.full(m, LINK_ROLES.index("ACCOUNT_ACCESS")), list(LINK_ROLES)
+                ),
+                "party_id": base.nullable_u64(zero, np.zeros(m, bool)),
+                "account_id": a_id[acc_acc],
+                "instrument_id": base.nullable_u64(zero, np.zeros(m, bool)),
+                "merchant_id": base.nullable_u64(zero, np.zeros(m, bool)),
+                "site_id": base.nullable_u64(zero, np.zeros(m, bool)),
+            }
+        ),
+        op_id[acc_dev],
+        second=(np.zeros(m, np.int64), a_id[acc_acc]),
+    )
+    e = op_edges["dev"].size
+    ip_ids = ip_tab["id"][op_edges["ip"]]
+    base.write_sorted(
+        io,
+        "s5_ring_ip_links_6A",
+        pa.table(
+            {
+                "device_id": op_id[op_edges["dev"]],
+                "ip_id": ip_ids,
+                "party_id": base.nullable_u64(np.zeros(e, np.uint64), np.zeros(e, bool)),
+                "link_role": base.coded(op_edges["role"], list(IP_ROLES)),
+            }
+        ),
+        op_id[op_edges["dev"]],
+        second=(ip_ids,),
+    )
+    del dpol
+
+
+def _metrics(rows) -> dict[str, bytes]:
+    """``metrics_6A.parquet``: one row per (check, numeric measured value), with the band
+    when the threshold is a two-sided interval."""
+    cid, strat, val, lo, hi, st = [], [], [], [], [], []
+    for r in rows:
+        m = r["measured"] if isinstance(r["measured"], dict) else {"value": r["measured"]}
+        thr = r["threshold"] if isinstance(r["threshold"], dict) else {}
+        for k, v in sorted(_flatten(m).items()):
+            if isinstance(v, bool) or not isinstance(v, int | float):
+                continue
+            band = thr.get(k)
+            two = isinstance(band, list) and len(band) == 2
+            cid.append(r["check_id"])
+            strat.append(k)
+            val.append(float(v))
+            lo.append(float(band[0]) if two else None)
+            hi.append(float(band[1]) if two else None)
+            st.append(r["status"])
+    t = pa.table(
+        {
+            "check_id": pa.array(cid, pa.string()).dictionary_encode(),
+            "stratum": pa.array(strat, pa.string()).dictionary_encode(),
+            "value": pa.array(val, pa.float64()),
+            "lo": pa.array(lo, pa.float64()),
+            "hi": pa.array(hi, pa.float64()),
+            "status": pa.array(st, pa.string()).dictionary_encode(),
+        }
+    )
+    buf = _io.BytesIO()
+    pq.write_table(t, buf, compression="zstd")
+    return {"metrics_6A.parquet": buf.getvalue()}
+
+
+def _flatten(d, prefix=""):
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
