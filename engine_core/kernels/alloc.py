@@ -251,3 +251,25 @@ def lrr_capped(total, x, cap, tb, *, state="ENGINE", where="cells") -> np.ndarra
         room = (counts < cap) & (x > 0)
         counts = counts + lrr(excess, x * room, tb, state=state, where=where)
     return counts
+
+
+def sys_capped(total, x, cap, u: float, *, state="ENGINE", where="cells") -> np.ndarray:
+    """SYS (layer1 §0.5: floors, then systematic sampling of the leftover units with one
+    uniform start) with per-item caps, excess water-filled the same way. Unlike LRR, each
+    item's expected count equals its quota even when most quotas are below 1 (LRR would
+    hand every leftover unit to the largest quotas)."""
+    from engine_core.kernels.integerise import sys_integerise
+
+    x = np.ascontiguousarray(x, np.float64)
+    cap = np.asarray(cap, np.int64)
+    if total > int(cap[x > 0].sum()):
+        raise_status(INFEASIBLE, state, where)
+    if total == 0:
+        return np.zeros(x.size, np.int64)
+    counts = sys_integerise(total, x, u, state=state)
+    while (counts > cap).any():
+        excess = int(np.maximum(counts - cap, 0).sum())
+        counts = np.minimum(counts, cap)
+        room = (counts < cap) & (x > 0)
+        counts = counts + sys_integerise(excess, x * room, u, state=state)
+    return counts

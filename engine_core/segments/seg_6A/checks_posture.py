@@ -90,25 +90,36 @@ def i09_inherited(ctx):
 
 
 def _implied_ratio(ctx, role, dim, a, b, eligible, members):
+    """Realised vs implied rate ratio of two sides (``dim`` = a vs b). Implied: the law's
+    expected members per party, ``T_t · tilt_p / Σ_{type t} tilt`` with T_t the realised
+    members of the party's type (prevalences differ by type) and tilt_p every tilt of its
+    cell (segment × tenure band × region), summed over the side and divided by its size."""
     pol = ctx.manifest.policies["fraud_posture_6A"]
     t = pol["tilts"].get(role, {})
     reg = pol["tilts"]["region"].get(role, {})
     e = eligible.with_columns(
         (
-            pl.col("segment_id").replace_strict(
-                t.get("segment", {}), default=1.0, return_dtype=pl.Float64
-            )
-            * pl.col("tenure_band").replace_strict(
-                t.get("tenure_band", {}), default=1.0, return_dtype=pl.Float64
-            )
-            * pl.col("region_id").replace_strict(reg, default=1.0, return_dtype=pl.Float64)
-        ).alias("tilt")
+            _mult("segment_id", t.get("segment", {}))
+            * _mult("tenure_band", t.get("tenure_band", {}))
+            * _mult("region_id", reg)
+        ).alias("tilt"),
+        pl.col("party_id").is_in(members.implode()).alias("member"),
+    )
+    e = e.with_columns(
+        (
+            pl.col("member").sum().over("party_type")
+            * pl.col("tilt")
+            / pl.col("tilt").sum().over("party_type")
+        ).alias("expected")
     )
     side = {}
     for v in (a, b):
         s = e.filter(pl.col(dim) == v)
-        m = s.filter(pl.col("party_id").is_in(members.implode()))
-        side[v] = (float(s["tilt"].mean() or 0.0), m.height / max(s.height, 1), m.height)
+        side[v] = (
+            float(s["expected"].sum()) / max(s.height, 1),
+            int(s["member"].sum()) / max(s.height, 1),
+            int(s["member"].sum()),
+        )
     implied = side[a][0] / side[b][0] if side[b][0] > 0 else None
     realised = side[a][1] / side[b][1] if side[b][1] > 0 else None
     return implied, realised, min(side[a][2], side[b][2])
@@ -119,7 +130,11 @@ def _mult(col, table):
 
 
 def r12_tilts(ctx):
-    p = _t(ctx, "s1_party_base_6A", ["party_id", "segment_id", "tenure_band", "region_id"])
+    p = _t(
+        ctx,
+        "s1_party_base_6A",
+        ["party_id", "party_type", "segment_id", "tenure_band", "region_id"],
+    )
     roles = _t(ctx, "s5_party_roles_6A", ["party_id", "fraud_role"])
     syn = roles.filter(pl.col("fraud_role") == "SYNTHETIC_IDENTITY")["party_id"]
     mule = roles.filter(pl.col("fraud_role") == "MULE")["party_id"]

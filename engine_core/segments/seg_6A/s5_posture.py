@@ -2,8 +2,13 @@
 
 Prevalence law per role: eligible set E in cells, world target
 ``T = min(|E|, max(round_half_even(prevalence·|E|), min_count))`` (per party type where the
-policy says so), cell targets ``T_c = LRR(T, n_c·Π tilts_c, tb = rng)`` capped at ``n_c``
-(water-filled), members ``EXACT_SUBSET(T_c, w)``. Raises and cuts are state metrics.
+policy says so), cell targets ``T_c`` = the integerisation of ``T · n_c·Π tilts_c / Σ``
+capped at ``n_c`` (water-filled), members ``EXACT_SUBSET(T_c, w)``. Raises and cuts are
+state metrics.
+The integerisation is layer 1's SYS (one uniform from ``6A.S5.target_tb``), not the LRR of
+layer3 §3.6: role cells are fine (country × type × segment × tenure band) and most quotas
+are below 1, where LRR hands every leftover unit to the largest quotas — a deterministic
+bias toward the highest-tilt cells that 6A-R12 (correctly) fails on small.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine_core.errors import EngineError
-from engine_core.kernels.alloc import exact_subset, lrr_capped
+from engine_core.kernels.alloc import exact_subset, sys_capped
 from engine_core.rng.uniform import uniform01
 from engine_core.segments.seg_6A import base
 from engine_core.segments.seg_6A.base import power, round_half_even
@@ -59,7 +64,9 @@ class Posture:
             t = min(e, max(want, self.min_count(role))) if target is None else min(e, want)
             self.metrics[f"{role}{'' if g is None else '|' + g}_raise"] = t - want
             if t:
-                t_c[m] = lrr_capped(t, x[m], n_c[m], tb[m], state=STATE, where=role)
+                # SYS, not LRR: with sub-unit cell quotas LRR gives every leftover unit to
+                # the highest-tilt cells and inflates the tilt ratios 6A-R12 measures
+                t_c[m] = sys_capped(t, x[m], n_c[m], float(tb[m][0]), state=STATE, where=role)
         keys = [f"{role}|{k}" for k in cell_keys]
         u = uniform01(self.rng.family("select").cells(keys, n_c, 1))[:, 0]
         base.count(self.expect, "6A.S5.select", int((n_c > 0).sum()), 2 * int(n_c.sum()))

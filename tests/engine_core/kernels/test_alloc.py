@@ -152,3 +152,17 @@ def test_lrr_capped_respects_caps_and_sums(items, n, rnd):
         return
     c = lrr_capped(n, x, cap, tb)
     assert c.sum() == n and (c <= cap).all() and (c[x == 0] == 0).all()
+
+
+def test_sys_capped_is_unbiased_where_lrr_is_not():
+    """Sub-unit quotas (the 6A role cells): over many starts SYS gives each item its quota
+    on average; LRR always gives the leftover units to the largest quotas."""
+    from engine_core.kernels.alloc import sys_capped
+
+    x = np.array([4.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.2])
+    q = 3 * x / x.sum()
+    mean = np.mean(
+        [sys_capped(3, x, np.full(10, 5), u) for u in np.linspace(0.001, 0.999, 500)], axis=0
+    )
+    assert np.abs(mean - q).max() < 0.01
+    assert lrr(3, x, np.arange(10.0)).tolist() == [1, 1, 1, 0, 0, 0, 0, 0, 0, 0]
