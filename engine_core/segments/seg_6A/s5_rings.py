@@ -115,16 +115,15 @@ def operators(rng, dpol, pol, ring_region, n_mules, ips_of_ring, regions, ref_da
         u = uniform01(fam.units(f"ring|{r}", n, 6))
         base.count(expect, "6A.S5.operator", 1, 12 * n)
         t = np.minimum(np.searchsorted(tcdf / tcdf[-1], u[:, 0], side="right"), len(types) - 1)
-        os_ = []
-        for i, ti in enumerate(t.tolist()):  # ≤ 40 operator devices per ring
+        os_ = np.empty(n, object)
+        for ti in np.unique(t).tolist():  # ≤ 3 operator device types
             om = dpol["os_mix"][types[ti]]
             shares = om.get(regions[ring_region[r]], om["default"])
             ocdf = np.cumsum(list(shares.values()))
-            os_.append(
-                list(shares)[
-                    min(int(np.searchsorted(ocdf / ocdf[-1], u[i, 1], "right")), len(shares) - 1)
-                ]
-            )
+            m = t == ti
+            k = np.minimum(np.searchsorted(ocdf / ocdf[-1], u[m, 1], side="right"), len(shares) - 1)
+            os_[m] = np.array(list(shares), object)[k]
+        os_ = os_.tolist()
         dev["ring"].append(np.full(n, r))
         dev["type"] += [types[i] for i in t.tolist()]
         dev["os"] += os_

@@ -319,8 +319,11 @@ def _merchant_roles(io, post, pol):
     mu = io.read_table("merchant_universe", ["merchant_id", "home_country_iso", "mcc"])
     vc = io.read_table("virtual_classification_3B", ["merchant_id", "virtual_mode"])
     m_id = mu.column("merchant_id").to_numpy()
-    mode = dict(zip(vc.column(0).to_pylist(), _s(vc.column(1)).tolist(), strict=True))
-    physical = np.array([mode.get(int(m), "NON_VIRTUAL") != "VIRTUAL_ONLY" for m in m_id])
+    v_id = vc.column(0).to_numpy()
+    v_order = np.argsort(v_id)
+    pos = np.minimum(np.searchsorted(v_id[v_order], m_id), v_id.size - 1)
+    found = v_id[v_order][pos] == m_id
+    physical = ~(found & (_s(vc.column(1))[v_order][pos] == "VIRTUAL_ONLY"))
     mcc = mu.column("mcc").to_numpy().astype(np.int64)
     oc = io.read_table(
         "outlet_catalogue",
