@@ -174,9 +174,7 @@ def _extra_accounts(rng, prod, cells, a, types, act, since, ref_day, acc, plan, 
     bounds = np.r_[0, np.cumsum(cells.n[ks])]
     # a cell whose every owner is zero-gated expects no account: without this a 1–2 party
     # cell of a small world would fail ALLOC_EMPTY_WEIGHTS by chance (p_zero^n)
-    open_cell = np.array(
-        [(ow[bounds[i] : bounds[i + 1], 0] >= p_zero).any() for i in range(len(ks))]
-    )
+    open_cell = np.add.reduceat((ow[:, 0] >= p_zero).astype(np.int64), bounds[:-1]) > 0
     e = (
         np.array(
             [

@@ -100,13 +100,8 @@ def personal_devices(rng, pol, cells, cnp, token_holder, devices, expect, plan_r
         p_zero = al["p_zero"].get(d, al["p_zero"]["default"])
         bounds = np.r_[0, np.cumsum(cells.n[ks])]
         floors_all = token_holder if di == SMARTPHONE else np.zeros_like(token_holder)
-        open_cell = np.array(
-            [
-                # a cell whose every owner is zero-gated expects no device beyond its floors
-                (ow[bounds[i] : bounds[i + 1], 0] >= p_zero).any()
-                for i in range(len(info))
-            ]
-        )
+        # a cell whose every owner is zero-gated expects no device beyond its floors
+        open_cell = np.add.reduceat((ow[:, 0] >= p_zero).astype(np.int64), bounds[:-1]) > 0
         e = (
             np.array(
                 [

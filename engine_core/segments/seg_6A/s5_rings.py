@@ -26,7 +26,7 @@ def form_rings(rng, pol, mules, mule_region, regions, expect):
     """Ring index per mule (−1: lone mule) in the global ring order (region, ring), the
     ring's region and its ring-family words (IP picks)."""
     rp = pol["rings"]
-    m_r = np.array([(mule_region == r).sum() for r in range(len(regions))], np.int64)
+    m_r = np.bincount(mule_region, minlength=len(regions)).astype(np.int64)
     n_rings = max(1, round_half_even(mules.size / rp["mules_per_ring_mean"]))
     n_rings = min(n_rings, int(mules.size))
     per_region = (

@@ -1,0 +1,320 @@
+"""6A.S5 output tables: the role tables, the rings with their operator devices and links,
+and the bundle's ``metrics_6A.parquet`` (layer3 §3.6 outputs)."""
+
+from __future__ import annotations
+
+import io as _io
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from engine_core.segments.seg_6A import base
+
+
+def write_roles(
+    io,
+    p,
+    party_role,
+    party_ring,
+    ring_id,
+    a_id,
+    a_owner,
+    owner_role,
+    inherited_acc,
+    comp_acc,
+    i_id,
+    i_acc,
+    inherited_card,
+    breach,
+    skim,
+    d_id,
+    comp_dev,
+    op_id,
+    op,
+    ip_tab,
+    fraud_ips,
+    merchant_rows,
+    site_rows,
+):
+    def ring_col(r):
+        return base.nullable_u64(ring_id[np.maximum(r, 0)] if ring_id.size else r * 0, r >= 0)
+
+    rp = np.flatnonzero(party_role != "")
+    base.write_sorted(
+        io,
+        "s5_party_roles_6A",
+        pa.table(
+            {
+                "party_id": p["id"][rp],
+                "fraud_role": base.coded(
+                    np.where(party_role[rp] == "MULE", 0, 1), ["MULE", "SYNTHETIC_IDENTITY"]
+                ),
+                "ring_id": ring_col(party_ring[rp]),
+            }
+        ),
+        p["id"][rp],
+    )
+    acc_rows = np.r_[inherited_acc, comp_acc]
+    a_role = np.r_[np.where(owner_role[inherited_acc] == "MULE", 0, 1), np.full(comp_acc.size, 2)]
+    base.write_sorted(
+        io,
+        "s5_account_roles_6A",
+        pa.table(
+            {
+                "account_id": a_id[acc_rows],
+                "fraud_role": base.coded(
+                    a_role, ["MULE_ACCOUNT", "SYNTHETIC_ACCOUNT", "COMPROMISED_ACCOUNT"]
+                ),
+                "role_source": base.coded(
+                    np.r_[np.ones(inherited_acc.size, int), np.zeros(comp_acc.size, int)],
+                    ["ASSIGNED", "INHERITED"],
+                ),
+                "ring_id": ring_col(
+                    np.r_[
+                        np.where(
+                            owner_role[inherited_acc] == "MULE",
+                            party_ring[a_owner[inherited_acc]],
+                            -1,
+                        ),
+                        np.full(comp_acc.size, -1),
+                    ]
+                ),
+            }
+        ),
+        a_id[acc_rows],
+    )
+    ins = np.r_[inherited_card, breach, skim]
+    i_role = np.r_[
+        np.where(owner_role[i_acc[inherited_card]] == "MULE", 1, 2),
+        np.zeros(breach.size + skim.size, int),
+    ]
+    chan = np.r_[
+        np.full(inherited_card.size, -1), np.zeros(breach.size, int), np.ones(skim.size, int)
+    ]
+    base.write_sorted(
+        io,
+        "s5_instrument_roles_6A",
+        pa.table(
+            {
+                "instrument_id": i_id[ins],
+                "fraud_role": base.coded(
+                    i_role, ["COMPROMISED_CARD", "MULE_CARD", "SYNTHETIC_CARD"]
+                ),
+                "exposure_channel": pa.DictionaryArray.from_arrays(
+                    pa.array(chan.astype(np.int32), mask=chan < 0),
+                    pa.array(["DATA_BREACH", "SKIMMING"]),
+                ),
+                "role_source": base.coded(
+                    np.r_[
+                        np.ones(inherited_card.size, int), np.zeros(breach.size + skim.size, int)
+                    ],
+                    ["ASSIGNED", "INHERITED"],
+                ),
+            }
+        ),
+        i_id[ins],
+    )
+    dev_ids = np.r_[d_id[comp_dev], op_id]
+    base.write_sorted(
+        io,
+        "s5_device_roles_6A",
+        pa.table(
+            {
+                "device_id": dev_ids,
+                "fraud_role": base.coded(
+                    np.r_[np.zeros(comp_dev.size, int), np.ones(op_id.size, int)],
+                    ["COMPROMISED_DEVICE", "FRAUDSTER_CONTROLLED"],
+                ),
+                "ring_id": ring_col(np.r_[np.full(comp_dev.size, -1), op["ring"]]),
+            }
+        ),
+        dev_ids,
+    )
+    base.write_sorted(
+        io,
+        "s5_ip_roles_6A",
+        pa.table(
+            {
+                "ip_id": ip_tab["id"][fraud_ips],
+                "fraud_role": base.coded(np.zeros(fraud_ips.size, int), ["FRAUDSTER_IP"]),
+            }
+        ),
+        ip_tab["id"][fraud_ips],
+    )
+    sites, roles = site_rows
+    vocab = ["COLLUSIVE_MERCHANT", "SKIMMING_POINT"]
+    rc = np.array([vocab.index(r) for r in roles], np.int64)
+    base.write_sorted(
+        io,
+        "s5_merchant_roles_6A",
+        pa.table(
+            {
+                "merchant_id": merchant_rows,
+                "site_id": sites,
+                "fraud_role": base.coded(rc, vocab),
+            }
+        ),
+        merchant_rows,
+        second=(rc, sites),
+    )
+
+
+def write_rings(
+    io,
+    ring_id,
+    ring_region,
+    regions,
+    home,
+    n_mules,
+    op,
+    ring_ips,
+    op_id,
+    op_edges,
+    acc_dev,
+    acc_acc,
+    a_id,
+    ip_tab,
+    dpol,
+):
+    from engine_core.segments.seg_6A.s4_devices import DEVICE_TYPES, LINK_ROLES, OS, OS_AGE
+    from engine_core.segments.seg_6A.s4_network import IP_ROLES
+
+    n_ops = (
+        np.bincount(op["ring"], minlength=ring_id.size)
+        if op["ring"].size
+        else np.zeros(ring_id.size, np.int64)
+    )
+    countries = sorted(set(home))
+    base.write_sorted(
+        io,
+        "s5_fraud_rings_6A",
+        pa.table(
+            {
+                "ring_id": ring_id,
+                "home_region_id": base.coded(ring_region, regions),
+                "home_country_iso": base.coded(
+                    np.array([countries.index(c) for c in home], np.int64), countries or [""]
+                ),
+                "n_mules": pa.array(n_mules.astype(np.uint32)),
+                "n_operator_devices": pa.array(n_ops.astype(np.uint16)),
+                "n_ips": pa.array(np.array([x.size for x in ring_ips], np.uint16)),
+            }
+        ),
+        ring_id,
+    )
+    n = op_id.size
+    ring = op["ring"].astype(np.int64)
+    hc = np.array([countries.index(home[r]) for r in ring.tolist()], np.int64)
+    null = np.zeros(n, np.uint64)
+    base.write_sorted(
+        io,
+        "s5_operator_devices_6A",
+        pa.table(
+            {
+                "device_id": op_id,
+                "device_type": base.coded(
+                    np.array([DEVICE_TYPES.index(t) for t in op["type"]], np.int64),
+                    list(DEVICE_TYPES),
+                ),
+                "os_family": base.coded(
+                    np.array([OS.index(o) for o in op["os"]], np.int64), list(OS)
+                ),
+                "os_version_age": base.coded(
+                    np.array([OS_AGE.index(a) for a in op["age"]], np.int64), list(OS_AGE)
+                ),
+                "owner_kind": base.coded(
+                    np.full(n, 3), ["PARTY", "PUBLIC", "MERCHANT", "OPERATOR"]
+                ),
+                "primary_party_id": base.nullable_u64(null, np.zeros(n, bool)),
+                "merchant_id": base.nullable_u64(null, np.zeros(n, bool)),
+                "site_id": base.nullable_u64(null, np.zeros(n, bool)),
+                "home_country_iso": base.coded(hc, countries or [""]),
+                "home_region_id": base.coded(ring_region[ring], regions),
+                "first_seen_date": base.dates(op["first_seen"]),
+            }
+        ),
+        op_id,
+    )
+    m = acc_dev.size
+    zero = np.zeros(m, np.uint64)
+    base.write_sorted(
+        io,
+        "s5_ring_device_links_6A",
+        pa.table(
+            {
+                "device_id": op_id[acc_dev],
+                "link_role": base.coded(
+                    np.full(m, LINK_ROLES.index("ACCOUNT_ACCESS")), list(LINK_ROLES)
+                ),
+                "party_id": base.nullable_u64(zero, np.zeros(m, bool)),
+                "account_id": a_id[acc_acc],
+                "instrument_id": base.nullable_u64(zero, np.zeros(m, bool)),
+                "merchant_id": base.nullable_u64(zero, np.zeros(m, bool)),
+                "site_id": base.nullable_u64(zero, np.zeros(m, bool)),
+            }
+        ),
+        op_id[acc_dev],
+        second=(np.zeros(m, np.int64), a_id[acc_acc]),
+    )
+    e = op_edges["dev"].size
+    ip_ids = ip_tab["id"][op_edges["ip"]]
+    base.write_sorted(
+        io,
+        "s5_ring_ip_links_6A",
+        pa.table(
+            {
+                "device_id": op_id[op_edges["dev"]],
+                "ip_id": ip_ids,
+                "party_id": base.nullable_u64(np.zeros(e, np.uint64), np.zeros(e, bool)),
+                "link_role": base.coded(op_edges["role"], list(IP_ROLES)),
+            }
+        ),
+        op_id[op_edges["dev"]],
+        second=(ip_ids,),
+    )
+    del dpol
+
+
+def metrics(rows) -> dict[str, bytes]:
+    """``metrics_6A.parquet``: one row per (check, numeric measured value), with the band
+    when the threshold is a two-sided interval."""
+    cid, strat, val, lo, hi, st = [], [], [], [], [], []
+    for r in rows:
+        m = r["measured"] if isinstance(r["measured"], dict) else {"value": r["measured"]}
+        thr = r["threshold"] if isinstance(r["threshold"], dict) else {}
+        for k, v in sorted(_flatten(m).items()):
+            if isinstance(v, bool) or not isinstance(v, int | float):
+                continue
+            band = thr.get(k)
+            two = isinstance(band, list) and len(band) == 2
+            cid.append(r["check_id"])
+            strat.append(k)
+            val.append(float(v))
+            lo.append(float(band[0]) if two else None)
+            hi.append(float(band[1]) if two else None)
+            st.append(r["status"])
+    t = pa.table(
+        {
+            "check_id": pa.array(cid, pa.string()).dictionary_encode(),
+            "stratum": pa.array(strat, pa.string()).dictionary_encode(),
+            "value": pa.array(val, pa.float64()),
+            "lo": pa.array(lo, pa.float64()),
+            "hi": pa.array(hi, pa.float64()),
+            "status": pa.array(st, pa.string()).dictionary_encode(),
+        }
+    )
+    buf = _io.BytesIO()
+    pq.write_table(t, buf, compression="zstd")
+    return {"metrics_6A.parquet": buf.getvalue()}
+
+
+def _flatten(d, prefix=""):
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
