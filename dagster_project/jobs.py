@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from dagster_project.assets.factory import asset_key
+from dagster_project.keys import asset_key
 from dagster_project.partitions import world_seed_partitions
 
 PANEL = dg.AssetSelection.assets(asset_key("stability_panel_5B"))

@@ -82,6 +82,9 @@ class Segment:
     # one op per check; follow fresh upstream bundles (declarative automation)
     checks_in_one_pass: bool = False
     eager: bool = False
+    # layer 3 (layer3 §5): integrity checks are check specs of the producing state's
+    # multi-asset; realism gates are read from the validation state's published report
+    report_gates: bool = False
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from functools import cache
 from dagster_project.assets.factory import state_asset
 from dagster_project.assets.panel import panel_assets
 from dagster_project.assets.sources import source_assets, source_keys
+from engine_core.checks import INTEGRITY
 from engine_core.registry import Registry, registry
 
 
@@ -19,8 +20,21 @@ def _state_assets(reg: Registry) -> tuple:
         seg = reg.segments.get(spec.segment)
         # the manifest record hangs off the policy/refdata sources (its identity)
         extra = source_keys() if spec.segment == "ENGINE" else ()
+        report = bool(seg and seg.report_gates)
+        checks = (
+            [c for c in reg.checks(seg.id) if c.kind == INTEGRITY and c.dataset in spec.outputs]
+            if report
+            else []
+        )
         out.append(
-            state_asset(spec, extra, eager=bool(seg and seg.eager), dictionary=reg.dictionary)
+            state_asset(
+                spec,
+                extra,
+                eager=bool(seg and seg.eager),
+                dictionary=reg.dictionary,
+                checks=checks,
+                report_gates=report,
+            )
         )
     return tuple(out)
 

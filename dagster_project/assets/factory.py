@@ -8,24 +8,20 @@ import time
 
 import dagster as dg
 
+from dagster_project.checks.results import check_result, check_spec
+from dagster_project.keys import asset_key
 from dagster_project.partitions import parse_partition, world_seed_partitions
 from dagster_project.resources import EngineResource
 from engine_core.errors import EngineError
+from engine_core.io.publish import partition_files
 from engine_core.registry import registry
 from engine_core.reuse import published_outputs
 from engine_core.runner import execute
+from engine_core.segments.common import dataset_path
 from engine_core.statespec import StateSpec
 
 # run tag that makes scenario-free states recompute (the nightly determinism regression)
 RECOMPUTE_TAG = "fwe/recompute"
-
-
-def asset_key(dataset_id: str, dictionary=None) -> dg.AssetKey:
-    """``layer/segment/dataset`` (the dictionary path's first part and owner segment)."""
-    if dataset_id == "manifest_record":
-        return dg.AssetKey(["engine", "manifest_record"])
-    spec = (dictionary or registry().dictionary).dataset(dataset_id)
-    return dg.AssetKey([spec.path.split("/")[0], spec.segment, dataset_id])
 
 
 def _data_version(files) -> dg.DataVersion:
@@ -35,16 +31,26 @@ def _data_version(files) -> dg.DataVersion:
     return dg.DataVersion(h.hexdigest())
 
 
-def run_state(context, engine: EngineResource, spec: StateSpec):
-    """Run one engine state for the partition; EngineError → a one-line Dagster Failure."""
+def run_state(context, engine: EngineResource, spec: StateSpec, checks=(), report_gates=False):
+    """Run one engine state for the partition; EngineError → a one-line Dagster Failure.
+    ``checks``: the integrity checks of the state's outputs, evaluated on the published
+    files (every row) and yielded as the multi-asset's blocking check results.
+    ``report_gates``: a validation state whose gates fail still materialises its bundle
+    (published without ``_passed.flag``); the gates, read from its report, then fail."""
     seed, world = parse_partition(context.partition_key)
     try:
         ctx = engine.run_context(seed, world, scenario_scoped=spec.scenario_scoped, log=context.log)
         t0 = time.perf_counter()
         force = context.run.tags.get(RECOMPUTE_TAG) == "true"
-        res = None if force else published_outputs(spec, ctx)
-        if res is None:
-            res = execute(ctx, spec)
+        try:
+            res = None if force else published_outputs(spec, ctx)
+            if res is None:
+                res = execute(ctx, spec)
+        except EngineError as e:
+            if not (report_gates and spec.validation and e.code == "VALIDATION_FAILED"):
+                raise
+            yield from _withheld(spec, ctx, e, checks)
+            return
         seconds = time.perf_counter() - t0
     except EngineError as e:
         raise dg.Failure(description=e.message, metadata={"code": e.full_code}) from None
@@ -74,20 +80,63 @@ def run_state(context, engine: EngineResource, spec: StateSpec):
             metadata=meta,
             data_version=_data_version(out.files),
         )
+    for c in checks:
+        yield check_result(c, c.evaluate(ctx), with_key=True, dictionary=ctx.dictionary)
+
+
+def _withheld(spec: StateSpec, ctx, err: EngineError, checks):
+    """A failed validation: its outputs are published, the bundle with its report but
+    without ``_passed.flag`` (consumers' S0 HashGates refuse it); the gates fail in the
+    segment's realism checks, which read that report."""
+    for ds in spec.outputs:
+        path = dataset_path(ctx, ds)
+        if not path.exists():
+            raise err
+        bundle = ds.startswith("validation_bundle_")
+        meta = {
+            "publish": dg.MetadataValue.text(
+                "published without _passed.flag" if bundle else "published"
+            ),
+            "path": dg.MetadataValue.path(str(path)),
+            "code": dg.MetadataValue.text(err.full_code),
+            "detail": dg.MetadataValue.text(err.message),
+            "manifest_fingerprint": dg.MetadataValue.text(ctx.mf),
+        }
+        files = partition_files(ctx.data_root, path)
+        key = asset_key(ds, ctx.dictionary)
+        yield dg.MaterializeResult(asset_key=key, metadata=meta, data_version=_data_version(files))
+    for c in checks:
+        yield check_result(c, c.evaluate(ctx), with_key=True, dictionary=ctx.dictionary)
+
+
+def group_of(spec: StateSpec, d) -> str:
+    """``engine``; ``layer3_6A`` for layer-3 segments (layer3 §5); ``seg_1A`` before."""
+    if spec.segment == "ENGINE":
+        return "engine"
+    layer = d.dataset(spec.outputs[0]).path.split("/")[0] if spec.outputs else ""
+    return f"{layer}_{spec.segment}" if layer == "layer3" else f"seg_{spec.segment}"
 
 
 def state_asset(
-    spec: StateSpec, extra_deps=(), *, eager: bool = False, dictionary=None
+    spec: StateSpec,
+    extra_deps=(),
+    *,
+    eager: bool = False,
+    dictionary=None,
+    checks=(),
+    report_gates: bool = False,
 ) -> dg.AssetsDefinition:
     """One multi-asset for a state: an asset per output dataset, deps = the datasets it
-    reads (its declaration), description = the dictionary's or the state module's."""
+    reads (its declaration), description = the dictionary's or the state module's;
+    ``checks`` become its blocking check specs (evaluated after every materialisation)."""
     d = dictionary or registry().dictionary
     deps = [asset_key(r, d) for r in spec.reads] + list(extra_deps)
+    group = group_of(spec, d)
     specs = [
         dg.AssetSpec(
             key=asset_key(ds, d),
             deps=deps,
-            group_name="engine" if spec.segment == "ENGINE" else f"seg_{spec.segment}",
+            group_name=group,
             description=d.dataset(ds).description or f"{ds} — published by {spec.state_id}",
             kinds={"parquet"} if d.dataset(ds).format == "parquet" else {"json"},
             # layer2 §6.3: a segment marked eager follows fresh upstream bundles (the default
@@ -100,11 +149,12 @@ def state_asset(
 
     @dg.multi_asset(
         specs=specs,
+        check_specs=[check_spec(c, True, d) for c in checks] or None,
         name=spec.state_id.replace(".", "_").lower(),
         partitions_def=world_seed_partitions,
         description=doc.splitlines()[0],
     )
     def _state(context, engine: EngineResource):
-        yield from run_state(context, engine, spec)
+        yield from run_state(context, engine, spec, checks, report_gates)
 
     return _state

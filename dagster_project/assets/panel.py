@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from dagster_project.assets.factory import asset_key
+from dagster_project.keys import asset_key
 from dagster_project.partitions import world_partitions
 from dagster_project.resources import EngineResource
 from engine_core.errors import EngineError

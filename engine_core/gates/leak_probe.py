@@ -2,17 +2,16 @@
 
 A logistic model on the one-hot top-4 and bottom-4 bits of the id, fitted on ids with bit
 32 = 0 and scored on bit 32 = 1 (AUC), plus the KS distance of ``id / 2^64`` between role
-members and the rest. Ids from a keyed permutation give AUC ≈ 0.5 and small D; sequential
-ids with the role's ordinals last do not. The sample is RNG-free (bottom 16 bits below a
-threshold, a multiple of 16 so the bottom-4 features stay uniform), ≤ 10^6 rows."""
+members and the rest. Ids from a keyed permutation give AUC ≈ 0.5 and small D;
+sequential ids with the role's ordinals last do not. The features take 256 values, so the
+fit and the AUC run on per-cell counts of every entity (no sample: layer3 §3.10's 10^6-row
+sample only bounded the cost, and grouped rows have the same likelihood)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
-
-MAX_ROWS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -29,23 +28,34 @@ class ProbeResult:
         return self.auc <= self.auc_max and self.ks <= self.ks_max
 
 
-def features(ids: np.ndarray) -> np.ndarray:
-    top = (ids >> np.uint64(60)).astype(np.int64)
-    low = (ids & np.uint64(15)).astype(np.int64)
-    x = np.zeros((ids.size, 33))
+N_CELLS = 256  # (top 4 bits, bottom 4 bits): the one-hot features depend on nothing else
+
+
+def cell_of(ids: np.ndarray) -> np.ndarray:
+    return ((ids >> np.uint64(60)) * np.uint64(16) + (ids & np.uint64(15))).astype(np.int64)
+
+
+def features(cells: np.ndarray) -> np.ndarray:
+    """Intercept + one-hot top-4 + one-hot bottom-4 bits, per feature cell."""
+    x = np.zeros((cells.size, 33))
     x[:, 0] = 1.0
-    x[np.arange(ids.size), 1 + top] = 1.0
-    x[np.arange(ids.size), 17 + low] = 1.0
+    x[np.arange(cells.size), 1 + cells // 16] = 1.0
+    x[np.arange(cells.size), 17 + cells % 16] = 1.0
     return x
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, iters: int = 25, ridge: float = 1e-3):
-    """Newton–IRLS with a small ridge (the one-hot blocks are collinear with the intercept)."""
+def fit_logistic(
+    x: np.ndarray, pos: np.ndarray, n: np.ndarray, iters: int = 25, ridge: float = 1e-3
+):
+    """Newton–IRLS with a small ridge (the one-hot blocks are collinear with the intercept)
+    on binomial rows: ``pos`` of ``n`` entities share the feature row ``x`` — the likelihood
+    of the per-entity model grouped by its 256 distinct feature rows, so every entity counts
+    and the cost does not grow with the table."""
     beta = np.zeros(x.shape[1])
     for _ in range(iters):
         p = 1.0 / (1.0 + np.exp(-(x @ beta)))
-        w = p * (1 - p)
-        g = x.T @ (y - p) - ridge * beta
+        w = n * p * (1 - p)
+        g = x.T @ (pos - n * p) - ridge * beta
         h = (x * w[:, None]).T @ x + ridge * np.eye(x.shape[1])
         step = np.linalg.solve(h, g)
         beta += step
@@ -54,20 +64,16 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, iters: int = 25, ridge: float = 1
     return beta
 
 
-def auc(score: np.ndarray, y: np.ndarray) -> float:
-    """Mann–Whitney AUC with average ranks for ties."""
-    order = np.argsort(score, kind="mergesort")
-    s = score[order]
-    ranks = np.empty(s.size)
-    start = np.r_[0, np.flatnonzero(s[1:] != s[:-1]) + 1]
-    end = np.r_[start[1:], s.size]
-    avg = (start + end - 1) / 2.0 + 1.0
-    ranks[order] = np.repeat(avg, end - start)
-    n_pos = int(y.sum())
-    n_neg = y.size - n_pos
+def grouped_auc(score: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> float:
+    """Mann–Whitney AUC (ties count one half) of groups sharing a score."""
+    n_pos, n_neg = float(pos.sum()), float(neg.sum())
     if n_pos == 0 or n_neg == 0:
         return 0.5
-    return float((ranks[y == 1].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+    us, inv = np.unique(score, return_inverse=True)
+    p = np.bincount(inv, pos, minlength=us.size)
+    q = np.bincount(inv, neg, minlength=us.size)
+    below = np.cumsum(q) - q
+    return float((p * (below + 0.5 * q)).sum() / (n_pos * n_neg))
 
 
 def ks_distance(a: np.ndarray, b: np.ndarray) -> float:
@@ -79,19 +85,20 @@ def ks_distance(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def probe(ids: np.ndarray, positive: np.ndarray) -> ProbeResult:
+    """Every entity enters: the fit and the AUC run on per-cell counts (full data, no
+    sample), the KS distance on every id."""
     ids = np.asarray(ids, np.uint64)
     y = np.asarray(positive, bool)
-    if ids.size > MAX_ROWS:
-        t = max(16, (65536 * MAX_ROWS // ids.size) // 16 * 16)
-        keep = (ids & np.uint64(0xFFFF)) < np.uint64(t)
-        ids, y = ids[keep], y[keep]
-    half = ((ids >> np.uint64(32)) & np.uint64(1)).astype(bool)
-    x = features(ids)
-    beta = fit_logistic(x[~half], y[~half].astype(np.float64))
-    scored = x[half] @ beta
-    ys = y[half]
-    n_pos, n_neg = int(ys.sum()), int((~ys).sum())
-    a = auc(scored, ys.astype(np.int64))
+    half = ((ids >> np.uint64(32)) & np.uint64(1)).astype(np.int64)
+    key = cell_of(ids) * 2 + half  # (feature cell, half)
+    tot = np.bincount(key, minlength=2 * N_CELLS).reshape(N_CELLS, 2).astype(np.float64)
+    pos = np.bincount(key[y], minlength=2 * N_CELLS).reshape(N_CELLS, 2).astype(np.float64)
+    x = features(np.arange(N_CELLS))
+    beta = fit_logistic(x, pos[:, 0], tot[:, 0])
+    scored = x @ beta
+    p1, q1 = pos[:, 1], tot[:, 1] - pos[:, 1]
+    n_pos, n_neg = int(p1.sum()), int(q1.sum())
+    a = grouped_auc(scored, p1, q1)
     a_max = 0.5 + max(0.03, 3.1 * np.sqrt((n_pos + n_neg + 1) / (12.0 * max(n_pos * n_neg, 1))))
     u = (ids >> np.uint64(11)).astype(np.float64) / 2.0**53
     p_all, n_all = int(y.sum()), int((~y).sum())

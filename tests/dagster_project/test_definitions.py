@@ -45,7 +45,9 @@ def graph_snapshot() -> dict:
 
 
 def check_specs() -> list:
-    return [s for c in all_checks() for s in c.check_specs]
+    """Every check spec: check ops and the check specs of state multi-assets (layer 3)."""
+    on_states = [s for a in materializable_assets() for s in a.check_specs]
+    return [s for c in all_checks() for s in c.check_specs] + on_states
 
 
 def test_definitions_validate_loadable():
@@ -271,3 +273,22 @@ def test_second_scenario_reuses_scenario_free_assets_without_recompute(tmp_path)
     mats = res.asset_materializations_for_node("1a_s2")
     assert mats[0].metadata["publish"].value == "reused"
     assert mats[0].metadata["reused_without_recompute"].value is True
+
+
+def test_layer3_groups_and_integrity_checks_on_the_state_assets():
+    """layer3 §5: group ``layer3_6A``; 6A integrity checks are blocking specs of the state
+    multi-asset that publishes their dataset; realism gates one non-blocking multi-check
+    that reads the S5 bundle."""
+    graph = defs.get_repository_def().asset_graph
+    node = graph.get(dg.AssetKey(["layer3", "6A", "s1_party_base_6A"]))
+    assert node.group_name == "layer3_6A"
+    s1 = next(a for a in materializable_assets() if a.node_def.name == "6a_s1")
+    names = {s.name for s in s1.check_specs}
+    assert names == {"6A_S1_I01_party_ids", "6A_S1_I03_party_counts", "6A_S1_I05_regions"}
+    assert all(s.blocking for s in s1.check_specs)
+    gates = next(c for c in all_checks() if c.node_def.name == "realism_6a")
+    bundle = dg.AssetKey(["layer3", "6A", "validation_bundle_6A"])
+    assert all(
+        not s.blocking and bundle in {d.asset_key for d in s.additional_deps}
+        for s in gates.check_specs
+    )

@@ -19,6 +19,7 @@ from engine_core.statespec import Segment, State
 SEGMENT = Segment(
     "6A",
     upstream=("1A", "1B", "2A", "2B", "3A", "3B", "5A"),
+    report_gates=True,
     states=(
         State(
             "S0",

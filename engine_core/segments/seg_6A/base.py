@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +15,7 @@ import pyarrow.compute as pc
 
 from engine_core.errors import EngineError
 from engine_core.identity import entity_ids, id_keys
+from engine_core.kernels.lookup import find_sorted
 from engine_core.rng.detmath import exp, log
 from engine_core.rng.ledger import RngLedger
 from engine_core.rng.units import Family
@@ -136,12 +139,26 @@ def write_sorted(
 
     with tempfile.TemporaryDirectory(prefix=f"{dataset_id}.", dir=_tmp(io)) as tmp:
         chunks = in_memory() if table.num_rows <= max_rows else spilled(Path(tmp))
-        n_parts = 0
-        for n_parts, part in enumerate(rechunk(chunks), start=1):
-            staged.write(n_parts - 1, part)
+        n_parts = _write_parts(staged, rechunk(chunks), io.ctx.workers)
         if n_parts == 0:
             staged.write(0, table.slice(0, 0))
     return io.add(staged.publish(table.num_rows))
+
+
+def _write_parts(staged, parts, workers: int) -> int:
+    """Encode the parts on ``workers`` threads (Arrow's parquet writer releases the GIL; each
+    part is its own file, so bytes do not depend on the thread count) while the next parts
+    are cut; at most ``workers`` parts wait, so memory stays bounded by the part size."""
+    n = 0
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        pending: deque = deque()
+        for n, part in enumerate(parts, start=1):
+            pending.append(pool.submit(staged.write, n - 1, part))
+            while len(pending) > max(1, workers):
+                pending.popleft().result()
+        while pending:
+            pending.popleft().result()
+    return n
 
 
 def rechunk(tables, rows: int = ROWS_PER_PART):
@@ -196,7 +213,7 @@ def check_fk(state: str, what: str, child: np.ndarray, parent_sorted: np.ndarray
     """6A-I02: every child key is a parent key (merge of sorted arrays, every row)."""
     c = np.sort(child)  # sort-based distinct: numpy's hash unique is ~10× slower on u64
     c = c[np.r_[True, c[1:] != c[:-1]]] if c.size else c
-    pos = np.searchsorted(parent_sorted, c)
+    pos = find_sorted(parent_sorted, c)
     ok = (pos < parent_sorted.size) & (parent_sorted[np.minimum(pos, parent_sorted.size - 1)] == c)
     if not ok.all():
         raise EngineError(
@@ -233,18 +250,16 @@ class Cells:
     party_id order: ``order`` maps cell-major position → table row."""
 
     def __init__(self, parties: pa.Table, segments: list[str], countries=None):
-        self.countries = sorted(
-            set(parties.column("country_iso").to_pylist()) | set(countries or ())
-        )
+        present = pc.unique(parties.column("country_iso").cast(pa.string())).to_pylist()
+        self.countries = sorted(set(present) | set(countries or ()))
         self.segments = segments
         self.country = codes_of(parties.column("country_iso"), self.countries)
         self.ptype = codes_of(parties.column("party_type"), list(PARTY_TYPES))
         self.seg = codes_of(parties.column("segment_id"), segments)
         self.pid = parties.column("party_id").to_numpy()
-        self.order = np.lexsort((self.pid, self.seg, self.ptype, self.country))
-        key = (self.country[self.order] * 2 + self.ptype[self.order]) * len(segments) + self.seg[
-            self.order
-        ]
+        cell = (self.country * 2 + self.ptype) * len(segments) + self.seg
+        self.order = np.lexsort((self.pid, cell))  # (country, type, segment), then party_id
+        key = cell[self.order]
         self.keys, start, self.n = np.unique(key, return_index=True, return_counts=True)
         self.start = start
         reg = parties.column("region_id").combine_chunks()
@@ -259,6 +274,20 @@ class Cells:
         t, s = divmod(rest, len(self.segments))
         rows = self.order[self.start[k] : self.start[k] + self.n[k]]
         return self.countries[c], PARTY_TYPES[t], self.segments[s], str(self.region[k]), rows
+
+
+def md_table(table: pa.Table, columns: list[str], digits: int = 3) -> str:
+    """A small summary table as markdown (Dagster materialisation metadata)."""
+    cols = [table.column(c).to_pylist() for c in columns]
+
+    def fmt(v):
+        if isinstance(v, float):
+            return f"{v:.{digits}g}"
+        return "" if v is None else str(v)
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in zip(*cols, strict=True)]
+    return "\n".join(lines)
 
 
 def count(expect: dict, family_id: str, events: int, draws: int) -> None:

@@ -256,9 +256,14 @@ def _holders(rng, prod, cells, parties, types, owner, atype, account_id, expect)
     members = np.flatnonzero(hh_valid)
     morder = members[np.lexsort((cells.pid[members], hh[members]))]
     mh = hh[morder]
-    hstart = np.searchsorted(mh, hh, side="left")
-    hsize = np.searchsorted(mh, hh, side="right") - hstart
-    hsize = np.where(hh_valid, hsize, 0)
+    # each member's household start and size in ``morder`` (by the sort, not a search)
+    new = np.r_[True, mh[1:] != mh[:-1]] if mh.size else np.zeros(0, bool)
+    starts = np.flatnonzero(new)
+    run = np.cumsum(new) - 1
+    hstart = np.zeros(hh.size, np.int64)
+    hsize = np.zeros(hh.size, np.int64)
+    hstart[morder] = starts[run]
+    hsize[morder] = np.diff(np.r_[starts, mh.size])[run]
     accs, parts, roles = [account_id], [cells.pid[owner]], [np.full(n, ROLES.index("OWNER"))]
     rates = [(a, "JOINT", p) for a, p in prod["joint"].items()]
     rates.append(("CREDIT_CARD", "AUTHORISED_USER", prod["authorised_user"]))

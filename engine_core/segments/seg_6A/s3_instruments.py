@@ -19,6 +19,7 @@ from numba import njit
 
 from engine_core.errors import EngineError
 from engine_core.kernels.alloc import capped_multinomial, exact_subset, lrr, lrr_capped
+from engine_core.kernels.lookup import find_sorted
 from engine_core.rng.alias import build_alias_table
 from engine_core.rng.samplers import as241
 from engine_core.rng.uniform import uniform01
@@ -98,7 +99,7 @@ def run(ctx):
     a_type = base.codes_of(acc.column("account_type"), a_types)
     a_open = acc.column("open_date").cast(pa.int32()).to_numpy().astype(np.int64)
     row_of = np.argsort(cells.pid)  # party rows by party_id (the table is sorted already)
-    a_owner = row_of[np.searchsorted(cells.pid[row_of], acc.column("owner_party_id").to_numpy())]
+    a_owner = row_of[find_sorted(cells.pid[row_of], acc.column("owner_party_id").to_numpy())]
     # account cells: the owner's (country, party type, segment), accounts by account_id
     cell_of_row = np.empty(cells.pid.size, np.int64)
     cell_of_row[cells.order] = np.repeat(np.arange(cells.keys.size), cells.n)
@@ -157,8 +158,8 @@ def run(ctx):
     # (2) authorised-user cards, RNG-free
     h_role = holders.column("holder_role").cast(pa.string()).to_numpy(zero_copy_only=False)
     au = np.flatnonzero(h_role == "AUTHORISED_USER")
-    au_acc = np.searchsorted(a_id, holders.column("account_id").to_numpy()[au])
-    au_party = row_of[np.searchsorted(cells.pid[row_of], holders.column("party_id").to_numpy()[au])]
+    au_acc = find_sorted(a_id, holders.column("account_id").to_numpy()[au])
+    au_party = row_of[find_sorted(cells.pid[row_of], holders.column("party_id").to_numpy()[au])]
     keep = a_card[au_acc] >= 0
     iss.add(a_card[au_acc[keep]], au_acc[keep], au_party[keep], ROLES.index("AUTHORISED_USER_CARD"))
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from engine_core.errors import EngineError
 from engine_core.kernels.alloc import capped_multinomial, lrr_capped
+from engine_core.kernels.lookup import find_sorted
 from engine_core.rng.alias import build_alias_table
 from engine_core.rng.samplers import as241
 from engine_core.rng.uniform import uniform01
@@ -316,8 +317,8 @@ def access_and_cof(rng, pol, cells, dev, users, accounts, cards, expect):
         * np.where(shared & (dev["kind"][d_u] == 0), pol["shared_access_factor"], 1.0),
     )
     for kind, (tp, tr), p in ((0, (acc_party, acc_row), prob), (1, (card_party, card_row), None)):
-        lo = np.searchsorted(tp, p_u)
-        hi = np.searchsorted(tp, p_u, side="right")
+        lo = find_sorted(tp, p_u)
+        hi = find_sorted(tp, p_u, "right")
         k = hi - lo
         if kind == 1:
             ecom = np.isin(dev["type"][d_u], [DEVICE_TYPES.index(t) for t in ECOM])
@@ -327,12 +328,18 @@ def access_and_cof(rng, pol, cells, dev, users, accounts, cards, expect):
             k = np.where(p > 0, k, 0)
         pair = np.repeat(np.arange(d_u.size), k)
         off = np.arange(pair.size) - np.repeat(np.cumsum(k) - k, k)
-        cand.append((np.full(pair.size, kind), d_u[pair], tr[lo[pair] + off], p[pair], p_u[pair]))
-    kind, d, target, p, user = (np.concatenate(x) for x in zip(*cand, strict=True))
-    order = np.lexsort((target, d, kind, dev["type"][d], dev["country"][d]))
-    kind, d, target, p, user = kind[order], d[order], target[order], p[order], user[order]
+        cand.append((np.full(pair.size, kind), d_u[pair], tr[lo[pair] + off], p[pair]))
+    kind, d, target, p = (np.concatenate(x) for x in zip(*cand, strict=True))
+    del cand
+    # canonical order (country, device type, kind, device, target) as two packed sort keys
+    # (rows < 2^40, (country, type, kind) < 2^22): a 2-key sort instead of a 5-key one
     g = dev["country"][d] * len(DEVICE_TYPES) + dev["type"][d]
-    uk, start, cnt = np.unique(g, return_index=True, return_counts=True)
+    order = np.lexsort((target, (((g << 1) | kind) << 40) | d))
+    kind, d, target, p, g = kind[order], d[order], target[order], p[order], g[order]
+    del order
+    new = np.r_[True, g[1:] != g[:-1]] if g.size else np.zeros(0, bool)
+    uk, start = g[new], np.flatnonzero(new)
+    cnt = np.diff(np.r_[start, g.size])
     keys = [
         f"{cells.countries[k // len(DEVICE_TYPES)]}|{DEVICE_TYPES[k % len(DEVICE_TYPES)]}"
         for k in uk.tolist()
@@ -340,10 +347,10 @@ def access_and_cof(rng, pol, cells, dev, users, accounts, cards, expect):
     u = uniform01(rng.family("access").cells(keys, cnt, 1))[:, 0]
     base.count(expect, "6A.S4.access", len(keys), 2 * d.size)
     hit = u < p
-    kind, d, target, user = kind[hit], d[hit], target[hit], user[hit]
+    kind, d, target = kind[hit], d[hit], target[hit]
     # caps per device, in canonical target order (targets are row indices in id order)
-    o = np.lexsort((target, d, kind))
-    kind, d, target, user = kind[o], d[o], target[o], user[o]
+    o = np.lexsort((target, (kind.astype(np.int64) << 40) | d))
+    kind, d, target = kind[o], d[o], target[o]
     owner_kind = np.where(dev["kind"][d] == 1, 2, cells.ptype[np.maximum(dev["owner"][d], 0)])
     cap_acc = np.array(
         [pol["max_accounts_per_device"][k] for k in ("RETAIL", "BUSINESS", "PUBLIC")]
@@ -364,8 +371,8 @@ def token_binding(rng, cells, dev, tokens, expect):
     ph_owner = dev["owner"][phones]
     o = np.lexsort((phones, ph_owner))
     phones, ph_owner = phones[o], ph_owner[o]
-    lo = np.searchsorted(ph_owner, t_holder)
-    k = np.searchsorted(ph_owner, t_holder, side="right") - lo
+    lo = find_sorted(ph_owner, t_holder)
+    k = find_sorted(ph_owner, t_holder, "right") - lo
     if (k == 0).any():
         bad = int(t_id[np.argmax(k == 0)])
         raise EngineError(
@@ -390,7 +397,7 @@ def token_binding(rng, cells, dev, tokens, expect):
         co = dev["owner"][cand]
         o = np.lexsort((cand, co))
         cand, co = cand[o], co[o]
-        pos = np.searchsorted(co, t_holder)
+        pos = find_sorted(co, t_holder)
         has = (pos < co.size) & (co[np.minimum(pos, co.size - 1)] == t_holder)
         target = np.where(t_second & has, cand[np.minimum(pos, cand.size - 1)], target)
     return target

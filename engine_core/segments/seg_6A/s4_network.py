@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 from engine_core.kernels.alloc import capped_multinomial, exact_subset
+from engine_core.kernels.lookup import find_sorted
 from engine_core.rng.alias import build_alias_table
 from engine_core.rng.detmath import exp, log
 from engine_core.rng.uniform import uniform01
@@ -251,8 +252,8 @@ def place_edges(rng, ipol, cells, demands, ip_type, ip_country, ip_owner, pop, e
     hh_of_ip = ip_owner[first_home]
     o = np.lexsort((first_home, hh_of_ip))
     first_home, hh_of_ip = first_home[o], hh_of_ip[o]
-    lo = np.searchsorted(hh_of_ip, key[fixed_rows])
-    n_ips = np.searchsorted(hh_of_ip, key[fixed_rows], side="right") - lo
+    lo = find_sorted(hh_of_ip, key[fixed_rows])
+    n_ips = find_sorted(hh_of_ip, key[fixed_rows], "right") - lo
     fo = np.lexsort((d[fixed_rows], key[fixed_rows]))
     rank = np.empty(fixed_rows.size, np.int64)
     rank[fo] = base.rank_within(key[fixed_rows][fo])
@@ -263,8 +264,8 @@ def place_edges(rng, ipol, cells, demands, ip_type, ip_country, ip_owner, pop, e
     corp_rows = np.flatnonzero(ty == CORP)
     nats = np.flatnonzero(ip_type == CORP)
     nat_owner = ip_owner[nats]
-    lo = np.searchsorted(nat_owner, key[corp_rows])
-    n_nat = np.searchsorted(nat_owner, key[corp_rows], side="right") - lo
+    lo = find_sorted(nat_owner, key[corp_rows])
+    n_nat = find_sorted(nat_owner, key[corp_rows], "right") - lo
     co = np.lexsort((d[corp_rows], key[corp_rows]))
     crank = np.empty(corp_rows.size, np.int64)
     crank[co] = base.rank_within(key[corp_rows][co])

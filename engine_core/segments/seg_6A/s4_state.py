@@ -9,9 +9,11 @@ import numpy as np
 import pyarrow as pa
 
 from engine_core.errors import EngineError
+from engine_core.kernels.lookup import find_sorted
 from engine_core.rng.detmath import log
 from engine_core.segments.seg_6A import base
 from engine_core.segments.seg_6A import s4_devices as D
+from engine_core.segments.seg_6A import s4_links as L
 from engine_core.segments.seg_6A import s4_network as N
 from engine_core.segments.seg_6A.checks_integrity import (
     i01_ids,
@@ -104,7 +106,7 @@ def run(ctx):
         ],
     )
     row_of = np.argsort(cells.pid)
-    prow = lambda ids: row_of[np.searchsorted(cells.pid[row_of], ids)]  # noqa: E731
+    prow = lambda ids: row_of[find_sorted(cells.pid[row_of], ids)]  # noqa: E731
     itype = inst.column("instrument_type").cast(pa.string()).to_numpy(zero_copy_only=False)
     holder = prow(inst.column("holder_party_id").to_numpy())
     is_token = itype == "WALLET_TOKEN"
@@ -185,28 +187,18 @@ def run(ctx):
     i03_counts(STATE, "personal devices per cell", np.array(plan_real[1]), np.array(plan_real[0]))
     _caps(dpol, ipol, cells, dev, users, sh_d, pub_d, l_kind, l_dev, e_dev, e_ip, ip_type, n_ip)
     i07_trace(STATE, rng.ledger, {k: tuple(v) for k, v in expect.items()})
-    links = _device_links(
+    links = L.device_links(
         cells,
         dev,
-        device_id,
-        party_dev,
-        sh_d,
-        sh_m,
-        pub_d,
-        pub_m,
-        l_kind,
-        l_dev,
-        l_target,
-        acc_id,
-        inst_id,
-        tok_rows,
-        t_dev,
+        (party_dev, np.r_[sh_d, pub_d], np.r_[sh_m, pub_m]),
+        (l_kind, l_dev, l_target, acc_id, inst_id),
+        (tok_rows, t_dev),
     )
-    i02_fk(STATE, "s4_device_links_6A.account_id", links["account"][links["account"] > 0], acc_id)
+    i02_fk(STATE, "s4_device_links_6A.account_id", links.targets("ACCOUNT_ACCESS"), acc_id)
     i02_fk(
         STATE,
         "s4_device_links_6A.instrument_id",
-        links["instrument"][links["instrument"] > 0],
+        links.targets("CARD_ON_FILE", "TOKEN_BINDING"),
         inst_id,
     )
 
@@ -234,23 +226,13 @@ def run(ctx):
         }
     )
     base.write_sorted(io, "s4_device_base_6A", dtab, device_id)
-    link_table = pa.table(
-        {
-            "device_id": device_id[links["dev"]],
-            "link_role": base.coded(links["role"], list(D.LINK_ROLES)),
-            "party_id": base.nullable_u64(links["party"], links["party"] > 0),
-            "account_id": base.nullable_u64(links["account"], links["account"] > 0),
-            "instrument_id": base.nullable_u64(links["instrument"], links["instrument"] > 0),
-            "merchant_id": base.nullable_u64(links["merchant"], links["merchant"] > 0),
-            "site_id": base.nullable_u64(links["site"], links["site"] > 0),
-        }
-    )
+    link_table = links.table(device_id, dev["merchant"])
     base.write_sorted(
         io,
         "s4_device_links_6A",
         link_table,
-        device_id[links["dev"]],
-        second=(links["role"], links["target"]),
+        device_id[links.dev],
+        second=(links.role, links.target),
     )
     iso_codes = np.array([iso_all.index(c) for c in ip_iso.tolist()]) if n_ip else np.zeros(0)
     ip_reg = np.array([regions.index(reg_all[c]) for c in iso_all])[iso_codes.astype(np.int64)]
@@ -276,7 +258,8 @@ def run(ctx):
         }
     )
     base.write_sorted(io, "s4_ip_links_6A", ltab, device_id[e_dev], second=(ip_id[e_ip],))
-    io.write("s4_network_summary_6A", [_summary(cells, dev, links, e_dev, e_ip, ip_type)])
+    summary = _summary(cells, dev, links, e_dev, e_ip, ip_type)
+    io.write("s4_network_summary_6A", [summary])
     io.publish_ledger(rng.ledger)
     by_type = np.bincount(dev["type"], minlength=len(D.DEVICE_TYPES))
     by_ip = np.bincount(ip_type, minlength=len(N.IP_TYPES))
@@ -286,8 +269,12 @@ def run(ctx):
             "devices": n_dev,
             "personal_devices": n_personal,
             "ips": n_ip,
-            "device_links": int(links["dev"].size),
+            "device_links": links.size,
             "ip_links": int(e_dev.size),
+            "degree_table_md": base.md_table(
+                summary,
+                ["metric", "stratum", "n", "mean", "p50", "p90", "p99", "max", "hill_alpha"],
+            ),
             **{f"devices_{t}": int(by_type[i]) for i, t in enumerate(D.DEVICE_TYPES)},
             **{f"ips_{t}": int(by_ip[i]) for i, t in enumerate(N.IP_TYPES)},
         },
@@ -305,55 +292,12 @@ def _access_accounts(io, prod, prow):
     )
     h = io.read_table("s2_account_holders_6A", ["account_id", "party_id", "holder_role"])
     role = h.column("holder_role").cast(pa.string()).to_numpy(zero_copy_only=False)
-    a_row = np.searchsorted(a_id, h.column("account_id").to_numpy())
+    a_row = find_sorted(a_id, h.column("account_id").to_numpy())
     keep = np.isin(role, ["OWNER", "JOINT"]) & a_ok[a_row]
     p_row = prow(h.column("party_id").to_numpy()[keep])
     a_row = a_row[keep]
     o = np.lexsort((a_row, p_row))
     return p_row[o], a_row[o]
-
-
-def _device_links(
-    cells,
-    dev,
-    device_id,
-    party_dev,
-    sh_d,
-    sh_m,
-    pub_d,
-    pub_m,
-    l_kind,
-    l_dev,
-    l_target,
-    acc_id,
-    inst_id,
-    tok_rows,
-    t_dev,
-):
-    R = {r: i for i, r in enumerate(D.LINK_ROLES)}
-    term = np.flatnonzero(dev["kind"] == 2)
-    parts = [
-        (party_dev, "PRIMARY_OWNER", cells.pid[dev["owner"][party_dev]], "party"),
-        (np.r_[sh_d, pub_d], "SHARED_USER", cells.pid[np.r_[sh_m, pub_m]], "party"),
-        (l_dev[l_kind == 0], "ACCOUNT_ACCESS", acc_id[l_target[l_kind == 0]], "account"),
-        (l_dev[l_kind == 1], "CARD_ON_FILE", inst_id[l_target[l_kind == 1]], "instrument"),
-        (t_dev, "TOKEN_BINDING", inst_id[tok_rows], "instrument"),
-        (term, "MERCHANT_TERMINAL", dev["site"][term], "site"),
-    ]
-    out = {
-        k: []
-        for k in ("dev", "role", "party", "account", "instrument", "merchant", "site", "target")
-    }
-    for d, role, target, col in parts:
-        n = d.size
-        out["dev"].append(d)
-        out["role"].append(np.full(n, R[role]))
-        out["target"].append(target.astype(np.uint64))
-        for c in ("party", "account", "instrument", "merchant", "site"):
-            out[c].append(target.astype(np.uint64) if c == col else np.zeros(n, np.uint64))
-        if role == "MERCHANT_TERMINAL":
-            out["merchant"][-1] = dev["merchant"][term].astype(np.uint64)
-    return {k: np.concatenate(v) for k, v in out.items()}
 
 
 def _caps(dpol, ipol, cells, dev, users, sh_d, pub_d, l_kind, l_dev, e_dev, e_ip, ip_type, n_ip):
@@ -442,9 +386,9 @@ def _summary(cells, dev, links, e_dev, e_ip, ip_type) -> pa.Table:
         )
     R = {r: i for i, r in enumerate(D.LINK_ROLES)}
     users = np.bincount(
-        links["dev"][np.isin(links["role"], [R["PRIMARY_OWNER"], R["SHARED_USER"]])], minlength=n
+        links.dev[np.isin(links.role, [R["PRIMARY_OWNER"], R["SHARED_USER"]])], minlength=n
     )
-    acc = np.bincount(links["dev"][links["role"] == R["ACCOUNT_ACCESS"]], minlength=n)
+    acc = np.bincount(links.dev[links.role == R["ACCOUNT_ACCESS"]], minlength=n)
     ips = np.bincount(e_dev, minlength=n)
     for t in np.unique(dev["type"]).tolist():
         m = dev["type"] == t

@@ -92,10 +92,27 @@ class Posture:
 
 
 def cells_from(*codes) -> tuple[list, np.ndarray]:
-    """Cell index per row from parallel code columns (string arrays), cells sorted."""
-    key = np.array(["|".join(t) for t in zip(*[c.astype(str) for c in codes], strict=True)])
-    uk, inv = np.unique(key, return_inverse=True)
-    return uk.tolist(), inv
+    """Cell index per row from parallel code columns (string arrays), cells sorted by their
+    ``a|b|…`` key. Rows are grouped by integer codes; strings are built per cell only."""
+    n = codes[0].size if codes else 0
+    combo = np.zeros(n, np.int64)
+    vocabs = []
+    for c in codes:
+        u, inv = np.unique(np.asarray(c).astype(str), return_inverse=True)
+        vocabs.append(u.tolist())
+        combo = combo * max(len(u), 1) + inv.reshape(-1)
+    uc, cinv = np.unique(combo, return_inverse=True)
+    labels = []
+    for k in uc.tolist():  # one label per cell (the key order of the joined strings)
+        parts = []
+        for v in reversed(vocabs):
+            k, r = divmod(k, max(len(v), 1))
+            parts.append(v[r])
+        labels.append("|".join(reversed(parts)))
+    order = sorted(range(len(labels)), key=labels.__getitem__)
+    rank = np.empty(len(labels), np.int64)
+    rank[order] = np.arange(len(labels))
+    return [labels[i] for i in order], rank[cinv.reshape(-1)]
 
 
 def tilt(pol, role, dims: dict[str, np.ndarray]) -> np.ndarray:
@@ -104,7 +121,8 @@ def tilt(pol, role, dims: dict[str, np.ndarray]) -> np.ndarray:
     out = None
     for dim, vals in dims.items():
         table = pol["tilts"]["region"].get(role, {}) if dim == "region" else t.get(dim, {})
-        f = np.array([table.get(v, 1.0) for v in vals.tolist()], np.float64)
+        u, inv = np.unique(np.asarray(vals).astype(str), return_inverse=True)
+        f = np.array([table.get(v, 1.0) for v in u.tolist()], np.float64)[inv.reshape(-1)]
         out = f if out is None else out * f
     return out
 

@@ -1,9 +1,10 @@
 """6A.S5 fraud rings and their operator infrastructure (layer3 §3.6 step 7).
 
-Rings per region by LRR on mule counts; ring sizes by LRR on lognormal weights; mules cut
-into consecutive rings in a uniform key order. Each ring gets operator devices (observable
-as ordinary devices: their ordinals continue S4's), 2–40 distinct FRAUDSTER_IPs by alias
-over popularity, ACCOUNT_ACCESS to its mule accounts, TYPICAL_DEVICE_IP / PROXY_EXIT edges.
+Rings per region by LRR on mule counts; ring sizes one mule each plus an LRR of the rest on
+lognormal weights; mules cut into consecutive rings in a uniform key order. Each ring gets
+operator devices (observable as ordinary devices: their ordinals continue S4's), 2–40
+distinct FRAUDSTER_IPs by alias over popularity, ACCOUNT_ACCESS to its mule accounts,
+TYPICAL_DEVICE_IP / PROXY_EXIT edges.
 """
 
 from __future__ import annotations
@@ -59,10 +60,13 @@ def form_rings(rng, pol, mules, mule_region, regions, expect):
             continue
         rw = words[rows.size :].reshape(k, 2 * RING_BLOCKS)
         w = ln1(rp["ring_size_sigma"], as241(uniform01(rw[:, 0])))
-        sizes = lrr_capped(
-            rows.size,
+        # base-one: a ring is at least one mule, the rest by LRR on the weights. Plain LRR
+        # empties every ring whose quota rounds to 0 — at reference (243 rings of mean 12,
+        # σ = 0.8) the lightest weights give quotas < 0.5, so RING_EMPTY would be the norm
+        sizes = 1 + lrr_capped(
+            rows.size - k,
             w,
-            np.full(k, rp["ring_size_max"]),
+            np.full(k, rp["ring_size_max"] - 1),
             np.arange(k, dtype=float),
             state=STATE,
             where=f"ring sizes {regions[r]}",

@@ -10,6 +10,7 @@ import datetime as dt
 import numpy as np
 import pyarrow as pa
 
+from engine_core.kernels.lookup import find_sorted
 from engine_core.segments.common import run_validation
 from engine_core.segments.seg_6A import base
 from engine_core.segments.seg_6A import s5_posture as P
@@ -81,7 +82,7 @@ def run(ctx):
     # accounts: inherited, then COMPROMISED_ACCOUNT over clean transfer-capable accounts
     at = io.read_table("s2_account_base_6A", ["account_id", "owner_party_id", "account_type"])
     a_id = at.column("account_id").to_numpy()
-    a_owner = np.searchsorted(p["id"], at.column("owner_party_id").to_numpy())
+    a_owner = find_sorted(p["id"], at.column("owner_party_id").to_numpy())
     a_type = _s(at.column("account_type"))
     owner_role = party_role[a_owner]
     inherited_acc = np.flatnonzero(owner_role != "")
@@ -114,8 +115,8 @@ def run(ctx):
     )
     i_id = it.column("instrument_id").to_numpy()
     i_type = _s(it.column("instrument_type"))
-    i_acc = np.searchsorted(a_id, it.column("account_id").to_numpy())
-    i_holder = np.searchsorted(p["id"], it.column("holder_party_id").to_numpy())
+    i_acc = find_sorted(a_id, it.column("account_id").to_numpy())
+    i_holder = find_sorted(p["id"], it.column("holder_party_id").to_numpy())
     tier = (
         it.column("card_tier")
         .fill_null("")
@@ -179,7 +180,7 @@ def run(ctx):
     d_id = dt_.column("device_id").to_numpy()
     d_type = _s(dt_.column("device_type"))
     d_kind = _s(dt_.column("owner_kind"))
-    d_owner = np.searchsorted(p["id"], dt_.column("primary_party_id").fill_null(0).to_numpy())
+    d_owner = find_sorted(p["id"], dt_.column("primary_party_id").fill_null(0).to_numpy())
     d_owner = np.minimum(d_owner, p["id"].size - 1)
     elig = np.flatnonzero(
         (d_kind == "PARTY")
@@ -298,9 +299,21 @@ def run(ctx):
             "compromised_devices": int(comp_dev.size),
             "fraudster_ips": int(fraud_ips.size),
             **{f"raise_{k}": v for k, v in post.metrics.items() if v},
+            "roles_md": _roles_md(summary),
         }
     )
     return res
+
+
+def _roles_md(summary) -> str:
+    """Eligible / target / realised per fraud role (summed over its cells), as markdown."""
+    tot: dict[str, list[int]] = {}
+    for role, _cell, e, t, r in summary:
+        acc = tot.setdefault(role, [0, 0, 0])
+        acc[0], acc[1], acc[2] = acc[0] + e, acc[1] + t, acc[2] + r
+    lines = ["| fraud_role | eligible | target | realised |", "|---|---|---|---|"]
+    lines += [f"| {k} | {v[0]} | {v[1]} | {v[2]} |" for k, v in sorted(tot.items())]
+    return "\n".join(lines)
 
 
 def _summary_row(role, cell, eligible, target, realised):

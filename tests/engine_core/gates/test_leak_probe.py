@@ -2,8 +2,9 @@
 floor, fails on a deliberately leaky fixture (sequential ids, fraud ordinals last)."""
 
 import numpy as np
+from scipy.stats import mannwhitneyu
 
-from engine_core.gates.leak_probe import auc, probe
+from engine_core.gates.leak_probe import features, fit_logistic, grouped_auc, probe
 from engine_core.identity import entity_ids, id_keys
 
 
@@ -23,7 +24,24 @@ def test_sequential_ids_with_fraud_last_fail():
     assert not r.passed and r.ks > r.ks_max
 
 
-def test_auc_matches_the_rank_definition():
-    s = np.array([0.1, 0.4, 0.35, 0.8])
-    y = np.array([0, 0, 1, 1])
-    assert auc(s, y) == 0.75
+def test_grouped_auc_is_the_mann_whitney_statistic_with_ties():
+    rng = np.random.default_rng(3)
+    score = rng.integers(0, 6, 500).astype(float)  # many ties
+    y = rng.random(500) < 0.3
+    u = mannwhitneyu(score[y], score[~y]).statistic  # ties count one half
+    us, inv = np.unique(score, return_inverse=True)
+    pos = np.bincount(inv[y], minlength=us.size).astype(float)
+    neg = np.bincount(inv[~y], minlength=us.size).astype(float)
+    assert grouped_auc(us, pos, neg) == u / (y.sum() * (~y).sum())
+
+
+def test_grouped_fit_equals_the_per_row_fit():
+    rng = np.random.default_rng(5)
+    cells = rng.integers(0, 256, 4000)
+    y = rng.random(4000) < 0.05 + 0.2 * (cells % 16 == 3)
+    x_rows = features(cells)
+    beta_rows = fit_logistic(x_rows, y.astype(float), np.ones(cells.size))
+    n = np.bincount(cells, minlength=256).astype(float)
+    pos = np.bincount(cells[y], minlength=256).astype(float)
+    beta_cells = fit_logistic(features(np.arange(256)), pos, n)
+    np.testing.assert_allclose(beta_cells, beta_rows, rtol=1e-8, atol=1e-8)
