@@ -209,10 +209,15 @@ def check_ids(state: str, dataset_id: str, ids: np.ndarray) -> None:
         raise EngineError("INTEGRITY_CHECK_FAILED", state, f"6A-I01 {dataset_id}: id {dup} twice")
 
 
+def distinct(x: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (sort-based: numpy's hash ``unique`` is ~10× slower on u64)."""
+    s = np.sort(x)
+    return s[np.r_[True, s[1:] != s[:-1]]] if s.size else s
+
+
 def check_fk(state: str, what: str, child: np.ndarray, parent_sorted: np.ndarray) -> None:
     """6A-I02: every child key is a parent key (merge of sorted arrays, every row)."""
-    c = np.sort(child)  # sort-based distinct: numpy's hash unique is ~10× slower on u64
-    c = c[np.r_[True, c[1:] != c[:-1]]] if c.size else c
+    c = distinct(child)
     pos = find_sorted(parent_sorted, c)
     ok = (pos < parent_sorted.size) & (parent_sorted[np.minimum(pos, parent_sorted.size - 1)] == c)
     if not ok.all():
@@ -237,6 +242,20 @@ def codes_of(col, vocab: list[str], *, missing: int | None = None) -> np.ndarray
             "SCHEMA_VIOLATION", detail=f"value {col[int(np.argmin(out))]} not in {vocab[:5]}…"
         )
     return out
+
+
+def sorted_codes(values) -> tuple[list[str], np.ndarray]:
+    """``np.unique(values.astype(str), return_inverse=True)`` by a hash dictionary (O(n);
+    sorting millions of strings is not): the sorted distinct labels and each row's code."""
+    arr = values if isinstance(values, pa.Array) else pa.array(np.asarray(values), pa.string())
+    if isinstance(arr, pa.ChunkedArray):  # large inputs arrive in chunks
+        arr = arr.combine_chunks()
+    enc = pc.dictionary_encode(arr)
+    vocab = enc.dictionary.to_pylist()
+    order = sorted(range(len(vocab)), key=vocab.__getitem__)
+    rank = np.empty(len(vocab), np.int64)
+    rank[order] = np.arange(len(vocab))
+    return [vocab[i] for i in order], rank[enc.indices.to_numpy(zero_copy_only=False)]
 
 
 # --- canonical party cells --------------------------------------------------------------

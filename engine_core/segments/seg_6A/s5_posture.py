@@ -98,9 +98,9 @@ def cells_from(*codes) -> tuple[list, np.ndarray]:
     combo = np.zeros(n, np.int64)
     vocabs = []
     for c in codes:
-        u, inv = np.unique(np.asarray(c).astype(str), return_inverse=True)
-        vocabs.append(u.tolist())
-        combo = combo * max(len(u), 1) + inv.reshape(-1)
+        u, inv = base.sorted_codes(c)
+        vocabs.append(u)
+        combo = combo * max(len(u), 1) + inv
     uc, cinv = np.unique(combo, return_inverse=True)
     labels = []
     for k in uc.tolist():  # one label per cell (the key order of the joined strings)
@@ -121,8 +121,8 @@ def tilt(pol, role, dims: dict[str, np.ndarray]) -> np.ndarray:
     out = None
     for dim, vals in dims.items():
         table = pol["tilts"]["region"].get(role, {}) if dim == "region" else t.get(dim, {})
-        u, inv = np.unique(np.asarray(vals).astype(str), return_inverse=True)
-        f = np.array([table.get(v, 1.0) for v in u.tolist()], np.float64)[inv.reshape(-1)]
+        u, inv = base.sorted_codes(vals)
+        f = np.array([table.get(v, 1.0) for v in u], np.float64)[inv]
         out = f if out is None else out * f
     return out
 

@@ -9,8 +9,9 @@ import datetime as dt
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from engine_core.kernels.lookup import find_sorted
+from engine_core.kernels.lookup import SortedIndex, find_sorted
 from engine_core.segments.common import run_validation
 from engine_core.segments.seg_6A import base
 from engine_core.segments.seg_6A import s5_posture as P
@@ -26,7 +27,16 @@ PHYSICAL = ("DEBIT_CARD", "CREDIT_CARD", "PREPAID_CARD")
 
 
 def _s(col) -> np.ndarray:
-    return col.cast(pa.string()).to_numpy(zero_copy_only=False).astype(str)
+    """A string column as a numpy ``str`` array (null → ``"None"``), gathered from its
+    dictionary: no Python object per row."""
+    if isinstance(col, pa.ChunkedArray):
+        col = col.unify_dictionaries() if pa.types.is_dictionary(col.type) else col
+        col = col.combine_chunks()
+    if not pa.types.is_dictionary(col.type):
+        col = pc.dictionary_encode(col)
+    vocab = np.array([str(v) for v in col.dictionary.to_pylist()] + ["None"], dtype=str)
+    idx = pc.fill_null(col.indices, len(vocab) - 1).to_numpy(zero_copy_only=False)
+    return vocab[idx.astype(np.int64)]
 
 
 def run(ctx):
@@ -87,9 +97,9 @@ def run(ctx):
     owner_role = party_role[a_owner]
     inherited_acc = np.flatnonzero(owner_role != "")
     links = io.read_table("s4_device_links_6A", ["link_role", "account_id"])
-    accessed = np.unique(links.column("account_id").drop_null().to_numpy())
+    accessed = SortedIndex(base.distinct(links.column("account_id").drop_null().to_numpy()))
     transfers = [a for a, v in prod["account_types"].items() if v.get("transfers")]
-    elig = np.flatnonzero((owner_role == "") & np.isin(a_type, transfers) & np.isin(a_id, accessed))
+    elig = np.flatnonzero((owner_role == "") & np.isin(a_type, transfers) & accessed.contains(a_id))
     keys, cell = P.cells_from(p["country"][a_owner[elig]], p["seg"][a_owner[elig]])
     comp_acc = elig[
         post.assign(
@@ -149,7 +159,9 @@ def run(ctx):
             target=t_breach,
         )
     ]
-    rest = np.setdiff1d(clean_card, breach)
+    taken = np.zeros(i_type.size, bool)
+    taken[breach] = True
+    rest = clean_card[~taken[clean_card]]  # clean_card is sorted and distinct
     rest = rest[np.isin(i_type[rest], PHYSICAL)]
     h = i_holder[rest]
     keys, cell = P.cells_from(p["country"][h], p["seg"][h])
