@@ -4,6 +4,7 @@ and the bundle's ``metrics_6A.parquet`` (layer3 §3.6 outputs)."""
 from __future__ import annotations
 
 import io as _io
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -12,35 +13,38 @@ import pyarrow.parquet as pq
 from engine_core.segments.seg_6A import base
 
 
-def write_roles(
-    io,
-    p,
-    party_role,
-    party_ring,
-    ring_id,
-    a_id,
-    a_owner,
-    owner_role,
-    inherited_acc,
-    comp_acc,
-    i_id,
-    i_acc,
-    inherited_card,
-    breach,
-    skim,
-    d_id,
-    comp_dev,
-    op_id,
-    op,
-    ip_tab,
-    fraud_ips,
-    merchant_rows,
-    site_rows,
-):
-    def ring_col(r):
-        return base.nullable_u64(ring_id[np.maximum(r, 0)] if ring_id.size else r * 0, r >= 0)
+@dataclass(frozen=True)
+class Roles:
+    """Everything the role tables are written from (rows index the S1–S4 tables)."""
 
-    rp = np.flatnonzero(party_role != "")
+    party_role: np.ndarray  # per party: "", MULE, SYNTHETIC_IDENTITY
+    party_ring: np.ndarray  # per party: ring ordinal or −1
+    ring_id: np.ndarray
+    a_id: np.ndarray
+    a_owner: np.ndarray
+    owner_role: np.ndarray  # per account: its owner's role
+    inherited_acc: np.ndarray
+    comp_acc: np.ndarray
+    i_id: np.ndarray
+    i_acc: np.ndarray
+    inherited_card: np.ndarray
+    breach: np.ndarray
+    skim: np.ndarray
+    d_id: np.ndarray
+    comp_dev: np.ndarray
+    op_id: np.ndarray
+    op: dict
+    ip_tab: object
+    fraud_ips: np.ndarray
+    merchant_rows: np.ndarray
+    site_rows: np.ndarray
+
+
+def write_roles(io, p, r: Roles):
+    def ring_col(x):
+        return base.nullable_u64(r.ring_id[np.maximum(x, 0)] if r.ring_id.size else x * 0, x >= 0)
+
+    rp = np.flatnonzero(r.party_role != "")
     base.write_sorted(
         io,
         "s5_party_roles_6A",
@@ -48,56 +52,58 @@ def write_roles(
             {
                 "party_id": p["id"][rp],
                 "fraud_role": base.coded(
-                    np.where(party_role[rp] == "MULE", 0, 1), ["MULE", "SYNTHETIC_IDENTITY"]
+                    np.where(r.party_role[rp] == "MULE", 0, 1), ["MULE", "SYNTHETIC_IDENTITY"]
                 ),
-                "ring_id": ring_col(party_ring[rp]),
+                "ring_id": ring_col(r.party_ring[rp]),
             }
         ),
         p["id"][rp],
     )
-    acc_rows = np.r_[inherited_acc, comp_acc]
-    a_role = np.r_[np.where(owner_role[inherited_acc] == "MULE", 0, 1), np.full(comp_acc.size, 2)]
+    acc_rows = np.r_[r.inherited_acc, r.comp_acc]
+    a_role = np.r_[
+        np.where(r.owner_role[r.inherited_acc] == "MULE", 0, 1), np.full(r.comp_acc.size, 2)
+    ]
     base.write_sorted(
         io,
         "s5_account_roles_6A",
         pa.table(
             {
-                "account_id": a_id[acc_rows],
+                "account_id": r.a_id[acc_rows],
                 "fraud_role": base.coded(
                     a_role, ["MULE_ACCOUNT", "SYNTHETIC_ACCOUNT", "COMPROMISED_ACCOUNT"]
                 ),
                 "role_source": base.coded(
-                    np.r_[np.ones(inherited_acc.size, int), np.zeros(comp_acc.size, int)],
+                    np.r_[np.ones(r.inherited_acc.size, int), np.zeros(r.comp_acc.size, int)],
                     ["ASSIGNED", "INHERITED"],
                 ),
                 "ring_id": ring_col(
                     np.r_[
                         np.where(
-                            owner_role[inherited_acc] == "MULE",
-                            party_ring[a_owner[inherited_acc]],
+                            r.owner_role[r.inherited_acc] == "MULE",
+                            r.party_ring[r.a_owner[r.inherited_acc]],
                             -1,
                         ),
-                        np.full(comp_acc.size, -1),
+                        np.full(r.comp_acc.size, -1),
                     ]
                 ),
             }
         ),
-        a_id[acc_rows],
+        r.a_id[acc_rows],
     )
-    ins = np.r_[inherited_card, breach, skim]
+    ins = np.r_[r.inherited_card, r.breach, r.skim]
     i_role = np.r_[
-        np.where(owner_role[i_acc[inherited_card]] == "MULE", 1, 2),
-        np.zeros(breach.size + skim.size, int),
+        np.where(r.owner_role[r.i_acc[r.inherited_card]] == "MULE", 1, 2),
+        np.zeros(r.breach.size + r.skim.size, int),
     ]
     chan = np.r_[
-        np.full(inherited_card.size, -1), np.zeros(breach.size, int), np.ones(skim.size, int)
+        np.full(r.inherited_card.size, -1), np.zeros(r.breach.size, int), np.ones(r.skim.size, int)
     ]
     base.write_sorted(
         io,
         "s5_instrument_roles_6A",
         pa.table(
             {
-                "instrument_id": i_id[ins],
+                "instrument_id": r.i_id[ins],
                 "fraud_role": base.coded(
                     i_role, ["COMPROMISED_CARD", "MULE_CARD", "SYNTHETIC_CARD"]
                 ),
@@ -107,15 +113,16 @@ def write_roles(
                 ),
                 "role_source": base.coded(
                     np.r_[
-                        np.ones(inherited_card.size, int), np.zeros(breach.size + skim.size, int)
+                        np.ones(r.inherited_card.size, int),
+                        np.zeros(r.breach.size + r.skim.size, int),
                     ],
                     ["ASSIGNED", "INHERITED"],
                 ),
             }
         ),
-        i_id[ins],
+        r.i_id[ins],
     )
-    dev_ids = np.r_[d_id[comp_dev], op_id]
+    dev_ids = np.r_[r.d_id[r.comp_dev], r.op_id]
     base.write_sorted(
         io,
         "s5_device_roles_6A",
@@ -123,10 +130,10 @@ def write_roles(
             {
                 "device_id": dev_ids,
                 "fraud_role": base.coded(
-                    np.r_[np.zeros(comp_dev.size, int), np.ones(op_id.size, int)],
+                    np.r_[np.zeros(r.comp_dev.size, int), np.ones(r.op_id.size, int)],
                     ["COMPROMISED_DEVICE", "FRAUDSTER_CONTROLLED"],
                 ),
-                "ring_id": ring_col(np.r_[np.full(comp_dev.size, -1), op["ring"]]),
+                "ring_id": ring_col(np.r_[np.full(r.comp_dev.size, -1), r.op["ring"]]),
             }
         ),
         dev_ids,
@@ -136,26 +143,26 @@ def write_roles(
         "s5_ip_roles_6A",
         pa.table(
             {
-                "ip_id": ip_tab["id"][fraud_ips],
-                "fraud_role": base.coded(np.zeros(fraud_ips.size, int), ["FRAUDSTER_IP"]),
+                "ip_id": r.ip_tab["id"][r.fraud_ips],
+                "fraud_role": base.coded(np.zeros(r.fraud_ips.size, int), ["FRAUDSTER_IP"]),
             }
         ),
-        ip_tab["id"][fraud_ips],
+        r.ip_tab["id"][r.fraud_ips],
     )
-    sites, roles = site_rows
+    sites, roles = r.site_rows
     vocab = ["COLLUSIVE_MERCHANT", "SKIMMING_POINT"]
-    rc = np.array([vocab.index(r) for r in roles], np.int64)
+    rc = base.codes_of(pa.array(np.asarray(roles, dtype=object), pa.string()), vocab)
     base.write_sorted(
         io,
         "s5_merchant_roles_6A",
         pa.table(
             {
-                "merchant_id": merchant_rows,
+                "merchant_id": r.merchant_rows,
                 "site_id": sites,
                 "fraud_role": base.coded(rc, vocab),
             }
         ),
-        merchant_rows,
+        r.merchant_rows,
         second=(rc, sites),
     )
 

@@ -1,0 +1,67 @@
+"""Shared readers of the 6A asset checks: published tables (every row), the integrity
+adapters (a raising in-state check → an Outcome) and the JSON summaries."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from engine_core.checks import Outcome
+from engine_core.errors import EngineError
+from engine_core.segments.common import read_table
+from engine_core.segments.seg_6A.checks_integrity import i01_ids, i02_fk
+
+V = "6A.S5"  # the state whose bundle reports these checks
+
+
+def _t(ctx, ds, cols=None):
+    return read_table(ctx, ds, cols, state=V)
+
+
+def _ok(fn):
+    """An integrity function that raises on failure → an Outcome."""
+
+    def run(ctx):
+        try:
+            detail = fn(ctx)
+        except EngineError as e:
+            return Outcome(False, e.message, "exact")
+        return Outcome(True, detail, "exact")
+
+    return run
+
+
+def _ids(ds, col):
+    def fn(ctx):
+        ids = _t(ctx, ds, [col]).column(0).to_numpy()
+        i01_ids(V, ds, ids, sorted_=True)
+        return {"rows": int(ids.size)}
+
+    return _ok(fn)
+
+
+def _pairs_sorted(ds, cols):
+    def fn(ctx):
+        t = pl.from_arrow(_t(ctx, ds, cols)).with_columns(pl.col(pl.Categorical).cast(pl.String))
+        if not t.equals(t.sort(cols)) or t.is_duplicated().any():
+            raise EngineError(
+                "INTEGRITY_CHECK_FAILED", V, f"6A-I01 {ds}: not sorted/unique by {cols}"
+            )
+        return {"rows": t.height}
+
+    return _ok(fn)
+
+
+def _fk(child_ds, child_col, parent_ds, parent_col):
+    def fn(ctx):
+        child = _t(ctx, child_ds, [child_col]).column(0).to_numpy()
+        parent = _t(ctx, parent_ds, [parent_col]).column(0).to_numpy()
+        i02_fk(V, f"{child_ds}.{child_col} → {parent_ds}", child, parent)
+        return {"rows": int(child.size)}
+
+    return _ok(fn)
+
+
+def _json(ctx, ds):
+    from engine_core.segments.common import read_json
+
+    return read_json(ctx, ds, state=V)
