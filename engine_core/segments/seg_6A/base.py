@@ -247,11 +247,21 @@ def codes_of(col, vocab: list[str], *, missing: int | None = None) -> np.ndarray
 def sorted_codes(values) -> tuple[list[str], np.ndarray]:
     """``np.unique(values.astype(str), return_inverse=True)`` by a hash dictionary (O(n);
     sorting millions of strings is not): the sorted distinct labels and each row's code."""
-    arr = values if isinstance(values, pa.Array) else pa.array(np.asarray(values), pa.string())
-    if isinstance(arr, pa.ChunkedArray):  # large inputs arrive in chunks
-        arr = arr.combine_chunks()
-    enc = pc.dictionary_encode(arr)
-    vocab = enc.dictionary.to_pylist()
+    x = values if isinstance(values, pa.Array | pa.ChunkedArray) else np.asarray(values)
+    if isinstance(x, np.ndarray) and x.dtype.kind == "U" and x.size and x.dtype.itemsize:
+        # fixed-width UTF-32 rows hashed in place as binary (no per-row conversion)
+        w = x.dtype.itemsize
+        buf = pa.py_buffer(np.ascontiguousarray(x))
+        enc = pc.dictionary_encode(
+            pa.FixedSizeBinaryArray.from_buffers(pa.binary(w), x.size, [None, buf])
+        )
+        vocab = [v.decode("utf-32-le").rstrip("\x00") for v in enc.dictionary.to_pylist()]
+    else:
+        arr = x if not isinstance(x, np.ndarray) else pa.array(x, pa.string())
+        if isinstance(arr, pa.ChunkedArray):  # large inputs arrive in chunks
+            arr = arr.combine_chunks()
+        enc = pc.dictionary_encode(arr)
+        vocab = enc.dictionary.to_pylist()
     order = sorted(range(len(vocab)), key=vocab.__getitem__)
     rank = np.empty(len(vocab), np.int64)
     rank[order] = np.arange(len(vocab))
