@@ -162,7 +162,7 @@ def test_home_cells_pick_the_modal_tzid_smallest_on_ties():
 
 
 def test_bin_probing_is_unique_and_exhaustion_is_typed():
-    from engine_core.segments.seg_6A.s3_instruments import probe_bins_nb
+    from engine_core.segments.seg_6A.s3_attributes import probe_bins_nb
 
     used = np.zeros(1_000_000, np.bool_)
     lo, hi = np.full(3, 10), np.full(3, 12)
