@@ -203,7 +203,8 @@ def run(ctx):
     )
 
     countries_pol = io.policy("countries_6A")
-    iso_all = sorted(set(ip_iso.tolist()) | set(cells.countries))
+    ip_vocab, ip_code = base.sorted_codes(ip_iso)  # per distinct country, not per IP
+    iso_all = sorted(set(ip_vocab) | set(cells.countries))
     reg_all = base.regions_of(countries_pol, io.policy("region_map_6A"), iso_all, STATE)
     regions = sorted(set(reg_all.values()))
     dev_region = np.array([regions.index(region[c]) for c in cells.countries])[dev["country"]]
@@ -234,7 +235,9 @@ def run(ctx):
         device_id[links.dev],
         second=(links.role, links.target),
     )
-    iso_codes = np.array([iso_all.index(c) for c in ip_iso.tolist()]) if n_ip else np.zeros(0)
+    iso_codes = (
+        np.array([iso_all.index(c) for c in ip_vocab], np.int64)[ip_code] if n_ip else np.zeros(0)
+    )
     ip_reg = np.array([regions.index(reg_all[c]) for c in iso_all])[iso_codes.astype(np.int64)]
     itab = pa.table(
         {
