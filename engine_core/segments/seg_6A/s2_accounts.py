@@ -196,19 +196,18 @@ def _extra_accounts(rng, prod, cells, a, types, act, since, ref_day, acc, plan, 
     n_k = lrr_capped(round_half_even(float(e.sum())), e, room, tb, state=STATE, where=f"{a} cells")
     cap = prod["caps_per_party"][a] - (1 if spec.get("primary") else 0)
     alloc, attr = rng.family("alloc"), rng.family("attr")
-    off = 0
+    # every owner's weight at once (cells slice it)
+    w_all = (
+        (ow[:, 0] >= p_zero)
+        * power(act[np.concatenate([r for *_, r in info])], al["activity_exponent"])
+        * ln1(al["sigma"], as241(ow[:, 1]))
+    )
     for i, (_, _, s, _, rows) in enumerate(info):
-        u = ow[off : off + rows.size]
-        off += rows.size
         if n_k[i] == 0:
             plan.append(0)
             realised.append(0)
             continue
-        w = (
-            (u[:, 0] >= p_zero)
-            * power(act[rows], al["activity_exponent"])
-            * ln1(al["sigma"], as241(u[:, 1]))
-        )
+        w = w_all[bounds[i] : bounds[i + 1]]
         stream = alloc.stream(keys[i])
         cnt, big_n = capped_multinomial(
             int(n_k[i]), w, np.full(rows.size, cap), None, False, stream, state=STATE, where=keys[i]

@@ -124,34 +124,39 @@ def personal_devices(rng, pol, cells, cnp, token_holder, devices, expect, plan_r
         )
         sigma = al["sigma"].get(d, al["sigma"]["default"])
         alloc = rng.family("alloc")
-        for i, (_, t, _s, _, rows) in enumerate(info):
-            floors = floors_all[rows].astype(np.int64)
-            if n_k[i] == 0 and not floors.any():
+        # weights, caps and floors for every owner of the type at once (cells slice them)
+        w_all = (
+            (ow[:, 0] >= p_zero)
+            * power(cnp[np.concatenate([r for *_, r in info])], al["activity_exponent"])
+            * ln1(sigma, as241(ow[:, 1]))
+        )
+        cap_all = np.repeat(cap_t, cells.n[ks])
+        has_floor = np.add.reduceat(fl, bounds[:-1]) > 0
+        base_one = d in pol["base_one"]
+        owners = []
+        for i, (*_, rows) in enumerate(info):
+            if n_k[i] == 0 and not has_floor[i]:
                 continue
-            u = ow[bounds[i] : bounds[i + 1]]
-            w = (
-                (u[:, 0] >= p_zero)
-                * power(cnp[rows], al["activity_exponent"])
-                * ln1(sigma, as241(u[:, 1]))
-            )
-            cap = np.full(rows.size, pol["caps"][t][d])
+            sl = slice(bounds[i], bounds[i + 1])
             stream = alloc.stream(keys[i])
             cnt, big_n = capped_multinomial(
                 int(n_k[i]),
-                w,
-                cap,
-                floors,
-                d in pol["base_one"],
+                w_all[sl],
+                cap_all[sl],
+                fl[sl],
+                base_one,
                 stream,
                 state=STATE,
                 where=keys[i],
             )
             alloc.trace(stream, blocks=2 * big_n + rows.size, draws=4 * big_n + 2 * rows.size)
             base.count(expect, "6A.S4.alloc", 1, 4 * big_n + 2 * rows.size)
-            plan_real[0].append(max(int(n_k[i]), int(floors.sum())))
+            plan_real[0].append(max(int(n_k[i]), int(fl[sl].sum())))
             plan_real[1].append(int(cnt.sum()))
-            owners = np.repeat(rows, cnt)
-            devices.add(di, 0, owners, cells.country[owners])
+            owners.append(np.repeat(rows, cnt))
+        if owners:
+            o = np.concatenate(owners)
+            devices.add(di, 0, o, cells.country[o])
 
 
 def public_devices(pol, cells, devices):
