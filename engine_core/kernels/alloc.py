@@ -14,6 +14,8 @@ on every machine.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 from numba import njit
 
@@ -273,3 +275,55 @@ def sys_capped(total, x, cap, u: float, *, state="ENGINE", where="cells") -> np.
         room = (counts < cap) & (x > 0)
         counts = counts + sys_integerise(excess, x * room, u, state=state)
     return counts
+
+
+@njit(nogil=True, cache=True)
+def _cm_cells_nb(c0, c1, totals, w, cap, floors, bounds, active, base_one, streams, cnt, big_n, st):
+    for c in range(c0, c1):
+        if not active[c]:
+            continue
+        a, b = bounds[c], bounds[c + 1]
+        k, n_c, s, _ = capped_multinomial_nb(
+            totals[c], w[a:b], cap[a:b], floors[a:b], base_one,
+            streams[c, 0], streams[c, 1], streams[c, 2],
+        )  # fmt: skip
+        cnt[a:b] = k
+        big_n[c] = n_c
+        st[c] = s
+
+
+def capped_multinomial_cells(
+    totals, w, cap, floors, bounds, active, base_one, streams, *, workers=1, state, where
+):
+    """CAPPED_MULTINOMIAL for many cells at once: cell ``c`` owns rows
+    ``bounds[c]:bounds[c+1]`` of ``w``/``cap``/``floors`` and its stream ``streams[c]``
+    (key, hi, lo); inactive cells place nothing. Cells are independent, so they run on
+    ``workers`` threads (the kernel releases the GIL) with bytes independent of the count.
+    Returns (counts per row, N per cell); the first failing cell (cell order) raises,
+    named by ``where[c]``."""
+    n_cells = len(totals)
+    totals = np.ascontiguousarray(totals, np.int64)
+    w = np.ascontiguousarray(w, np.float64)
+    cap = np.ascontiguousarray(cap, np.int64)
+    floors = np.ascontiguousarray(floors, np.int64)
+    bounds = np.ascontiguousarray(bounds, np.int64)
+    active = np.ascontiguousarray(active, np.bool_)
+    streams = np.ascontiguousarray(streams, np.uint64).reshape(n_cells, 3)
+    cnt = np.zeros(w.shape[0], np.int64)
+    big_n = np.zeros(n_cells, np.int64)
+    st = np.zeros(n_cells, np.int64)
+    args = (totals, w, cap, floors, bounds, active, bool(base_one), streams, cnt, big_n, st)
+    # contiguous cell ranges of about equal row counts, one per thread
+    cuts = np.searchsorted(bounds, np.linspace(0, bounds[-1], max(1, workers) + 1)[1:-1])
+    edges = [0, *sorted(set(int(x) for x in cuts.tolist())), n_cells]
+    ranges = [(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
+    if len(ranges) <= 1:
+        _cm_cells_nb(0, n_cells, *args)
+    else:
+        with ThreadPoolExecutor(max_workers=len(ranges)) as pool:
+            for f in [pool.submit(_cm_cells_nb, a, b, *args) for a, b in ranges]:
+                f.result()
+    bad = np.flatnonzero(st != OK)
+    if bad.size:
+        raise_status(int(st[bad[0]]), state, where[int(bad[0])])
+    return cnt, big_n

@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 from engine_core.errors import EngineError
 from engine_core.identity import entity_ids, id_keys
 from engine_core.kernels.lookup import find_sorted
+from engine_core.kernels.sorting import lex_order
 from engine_core.rng.detmath import exp, log
 from engine_core.rng.ledger import RngLedger
 from engine_core.rng.units import Family
@@ -52,6 +53,10 @@ class StateRng:
         self.ledger = RngLedger(state, DOMAIN_SEP, self.ids)
         self._ctx = ctx
         self.stride = {f.family_id: f.stride for f in FAMILIES}
+
+    @property
+    def workers(self) -> int:  # threads for cell-parallel kernels (never enters the data)
+        return self._ctx.workers
 
     def family(self, name: str) -> Family:
         fid = name if name.startswith("6A.") else f"{self.ledger.state}.{name}"
@@ -114,17 +119,18 @@ def write_sorted(
     max_rows = max_rows or io.ctx.max_rows_in_memory
     key = np.asarray(key, np.uint64)
     seconds = [np.asarray(s) for s in second]
-    bucket = (key >> np.uint64(56)).astype(np.int64)
-    order = np.argsort(bucket, kind="stable")
-    bounds = np.searchsorted(bucket[order], np.arange(257))
+    bucket = (key >> np.uint64(56)).astype(np.uint8)
+    order = np.argsort(bucket, kind="stable")  # uint8: a radix sort
+    bounds = np.r_[0, np.cumsum(np.bincount(bucket, minlength=256))]
     staged = io.staged(dataset_id)
+    full = [b for b in range(256) if bounds[b + 1] > bounds[b]]
+
+    def sort_bucket(b):  # numpy sorts, the numba refinement and Arrow's take release the GIL
+        idx = order[bounds[b] : bounds[b + 1]]
+        return table.take(pa.array(idx[_bucket_order(key[idx], [s[idx] for s in seconds])]))
 
     def in_memory():
-        for b in range(256):
-            idx = order[bounds[b] : bounds[b + 1]]
-            if idx.size:
-                cols = [key[idx], *(s[idx] for s in seconds)]
-                yield table.take(pa.array(idx[np.lexsort(cols[::-1])]))
+        yield from ordered_map(sort_bucket, full, io.ctx.workers)
 
     def spilled(tmp: Path):
         names = []
@@ -133,9 +139,12 @@ def write_sorted(
             if idx.size:
                 names.append(tmp / f"{b:03d}.arrow")
                 _spill(names[-1], table.take(pa.array(idx)), [key[idx], *(s[idx] for s in seconds)])
-        for p in names:
+
+        def load(p):
             t, keys = _unspill(p, len(seconds) + 1)
-            yield t.take(pa.array(np.lexsort(keys[::-1])))
+            return t.take(pa.array(_bucket_order(keys[0], keys[1:])))
+
+        yield from ordered_map(load, names, io.ctx.workers)
 
     with tempfile.TemporaryDirectory(prefix=f"{dataset_id}.", dir=_tmp(io)) as tmp:
         chunks = in_memory() if table.num_rows <= max_rows else spilled(Path(tmp))
@@ -143,6 +152,31 @@ def write_sorted(
         if n_parts == 0:
             staged.write(0, table.slice(0, 0))
     return io.add(staged.publish(table.num_rows))
+
+
+def _bucket_order(key: np.ndarray, seconds: list[np.ndarray]) -> np.ndarray:
+    """Order of one bucket's rows by (key, *seconds): the bucket's keys share their top 8
+    bits, so the low 56 pack with small secondary codes into one sort word."""
+    low = key & np.uint64((1 << 56) - 1)
+    if all(np.asarray(s).dtype.kind in "iub" for s in seconds):
+        return lex_order(low, *seconds)
+    return np.lexsort([*seconds[::-1], low])
+
+
+def ordered_map(fn, items, workers: int):
+    """``map(fn, items)`` on ``workers`` threads, results in item order, at most
+    ``workers + 1`` in flight (memory stays bounded by a few items)."""
+    if workers <= 1:
+        yield from map(fn, items)
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending: deque = deque()
+        for it in items:
+            pending.append(pool.submit(fn, it))
+            if len(pending) > workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def _write_parts(staged, parts, workers: int) -> int:
@@ -203,10 +237,23 @@ def check_ids(state: str, dataset_id: str, ids: np.ndarray) -> None:
     """6A-I01 over every row: non-zero and unique."""
     if ids.size and (ids == 0).any():
         raise EngineError("INTEGRITY_CHECK_FAILED", state, f"6A-I01 {dataset_id}: id 0")
+    if ids.size < 2 or (ids[1:] > ids[:-1]).all():  # published PKs: strictly increasing
+        return
     s = np.sort(ids)  # every row
     if s.size > 1 and (s[1:] == s[:-1]).any():
         dup = int(s[1:][s[1:] == s[:-1]][0])
         raise EngineError("INTEGRITY_CHECK_FAILED", state, f"6A-I01 {dataset_id}: id {dup} twice")
+
+
+def strictly_sorted(cols: list[np.ndarray]) -> bool:
+    """Rows strictly increasing in (cols[0], cols[1], …): sorted and no duplicate row."""
+    n = cols[0].size if cols else 0
+    gt, eq = np.zeros(max(n - 1, 0), bool), np.ones(max(n - 1, 0), bool)
+    for c in cols:
+        a, b = c[:-1], c[1:]
+        gt |= eq & (b > a)
+        eq &= b == a
+    return bool(gt.all())
 
 
 def distinct(x: np.ndarray) -> np.ndarray:
@@ -226,6 +273,26 @@ def check_fk(state: str, what: str, child: np.ndarray, parent_sorted: np.ndarray
             state,
             f"6A-I02 {what}: {int((~ok).sum())} orphan keys, e.g. {int(c[~ok][0])}",
         )
+
+
+def in_set(col, values) -> np.ndarray:
+    """``np.isin(col, values)`` for an Arrow string column, decided once per dictionary
+    entry when the column is dictionary-encoded (no string per row); null is never in."""
+    chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
+    vs = pa.array(list(values), pa.string())
+    out = []
+    for ch in chunks:
+        if pa.types.is_dictionary(ch.type):
+            hit = pc.is_in(ch.dictionary.cast(pa.string()), value_set=vs).to_numpy(
+                zero_copy_only=False
+            )
+            idx = ch.indices.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+            m = hit[idx] if hit.size else np.zeros(idx.size, bool)
+            out.append(m & ch.is_valid().to_numpy(zero_copy_only=False))
+        else:
+            m = pc.is_in(ch.cast(pa.string()), value_set=vs)
+            out.append(pc.fill_null(m, False).to_numpy(zero_copy_only=False))
+    return np.concatenate(out) if out else np.zeros(0, bool)
 
 
 def codes_of(col, vocab: list[str], *, missing: int | None = None) -> np.ndarray:

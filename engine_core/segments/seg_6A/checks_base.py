@@ -3,11 +3,12 @@ adapters (a raising in-state check → an Outcome) and the JSON summaries."""
 
 from __future__ import annotations
 
-import polars as pl
+import pyarrow as pa
 
 from engine_core.checks import Outcome
 from engine_core.errors import EngineError
 from engine_core.segments.common import read_table
+from engine_core.segments.seg_6A import base
 from engine_core.segments.seg_6A.checks_integrity import i01_ids, i02_fk
 
 V = "6A.S5"  # the state whose bundle reports these checks
@@ -41,12 +42,19 @@ def _ids(ds, col):
 
 def _pairs_sorted(ds, cols):
     def fn(ctx):
-        t = pl.from_arrow(_t(ctx, ds, cols)).with_columns(pl.col(pl.Categorical).cast(pl.String))
-        if not t.equals(t.sort(cols)) or t.is_duplicated().any():
+        t = _t(ctx, ds, cols)
+        # string columns compare by their sorted codes (code order = string order)
+        keys = [
+            base.sorted_codes(t.column(c).cast(pa.string()))[1]
+            if pa.types.is_string(t.column(c).type) or pa.types.is_dictionary(t.column(c).type)
+            else t.column(c).to_numpy()
+            for c in cols
+        ]
+        if not base.strictly_sorted(keys):
             raise EngineError(
                 "INTEGRITY_CHECK_FAILED", V, f"6A-I01 {ds}: not sorted/unique by {cols}"
             )
-        return {"rows": t.height}
+        return {"rows": t.num_rows}
 
     return _ok(fn)
 

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from engine_core.errors import EngineError
-from engine_core.kernels.alloc import capped_multinomial, exact_subset, lrr, lrr_capped
+from engine_core.kernels.alloc import capped_multinomial_cells, exact_subset, lrr, lrr_capped
 from engine_core.rng.detmath import exp
 from engine_core.rng.samplers import as241
 from engine_core.rng.uniform import uniform01
@@ -61,6 +61,8 @@ def run(ctx):
         parties.column("activity_cp").to_numpy().astype(np.float64)
         + parties.column("activity_cnp").to_numpy().astype(np.float64)
     ) / 2
+    # the owner-weight activity factor, once per party (it does not depend on the type)
+    act = power(act, prod["allocation"]["activity_exponent"])
     rng = base.StateRng(ctx, STATE)
 
     primary = {
@@ -199,19 +201,29 @@ def _extra_accounts(rng, prod, cells, a, types, act, since, ref_day, acc, plan, 
     # every owner's weight at once (cells slice it)
     w_all = (
         (ow[:, 0] >= p_zero)
-        * power(act[np.concatenate([r for *_, r in info])], al["activity_exponent"])
+        * act[np.concatenate([r for *_, r in info])]
         * ln1(al["sigma"], as241(ow[:, 1]))
+    )
+    streams = [alloc.stream(k) for k in keys]
+    cnt_all, big_all = capped_multinomial_cells(
+        n_k,
+        w_all,
+        np.full(w_all.size, cap),
+        np.zeros(w_all.size, np.int64),
+        bounds,
+        n_k > 0,
+        False,
+        np.array(streams, np.uint64),
+        workers=rng.workers,
+        state=STATE,
+        where=keys,
     )
     for i, (_, _, s, _, rows) in enumerate(info):
         if n_k[i] == 0:
             plan.append(0)
             realised.append(0)
             continue
-        w = w_all[bounds[i] : bounds[i + 1]]
-        stream = alloc.stream(keys[i])
-        cnt, big_n = capped_multinomial(
-            int(n_k[i]), w, np.full(rows.size, cap), None, False, stream, state=STATE, where=keys[i]
-        )
+        stream, cnt, big_n = streams[i], cnt_all[bounds[i] : bounds[i + 1]], int(big_all[i])
         alloc.trace(stream, blocks=2 * big_n + rows.size, draws=4 * big_n + 2 * rows.size)
         expect["6A.S2.alloc"][0] += 1
         expect["6A.S2.alloc"][1] += 4 * big_n + 2 * rows.size

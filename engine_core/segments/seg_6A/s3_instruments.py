@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from engine_core.errors import EngineError
-from engine_core.kernels.alloc import capped_multinomial, exact_subset, lrr, lrr_capped
+from engine_core.kernels.alloc import capped_multinomial_cells, exact_subset, lrr, lrr_capped
 from engine_core.kernels.lookup import find_sorted
 from engine_core.rng.uniform import uniform01
 from engine_core.segments.seg_6A import base
@@ -155,6 +155,7 @@ def run(ctx):
     per_acc = np.bincount(np.concatenate(iss.cols["account"]), minlength=a_id.size)
     cap_total = pol["max_cards_per_account"]
     alloc = rng.family("alloc")
+    sqrt_cnp = power(cnp, 0.5)  # per party, not per account
     for ct, lam_of, role in [
         (0, None, "ADDITIONAL_CARD"),
         (1, None, "ADDITIONAL_CARD"),
@@ -185,16 +186,29 @@ def run(ctx):
             state=STATE,
             where=f"{role} {TYPES[ct]}",
         )
+        # every cell of the type at once (cells hold disjoint accounts, so rooms are known)
+        keys = [f"{c}|{t}|{s}|{TYPES[ct]}" for c, t, s, _, _ in info]
+        streams = [
+            alloc.stream(k) if m > 0 else (0, 0, 0) for k, m in zip(keys, n_cell, strict=True)
+        ]
+        bounds = np.r_[start, idx.size]
+        cnt_all, big_all = capped_multinomial_cells(
+            n_cell,
+            sqrt_cnp[a_owner[idx]] * carded[idx],
+            np.maximum(cap_total - per_acc[idx], 0),
+            np.zeros(idx.size, np.int64),
+            bounds,
+            n_cell > 0,
+            False,
+            np.array(streams, np.uint64),
+            workers=rng.workers,
+            state=STATE,
+            where=keys,
+        )
         for i in np.flatnonzero(n_cell > 0):
             rows = idx[start[i] : start[i] + n[i]]
-            c, t, s, _, _ = info[i]
-            key = f"{c}|{t}|{s}|{TYPES[ct]}"
-            w = power(cnp[a_owner[rows]], 0.5) * carded[rows]
-            room = np.maximum(cap_total - per_acc[rows], 0)
-            stream = alloc.stream(key)
-            cnt, big_n = capped_multinomial(
-                int(n_cell[i]), w, room, None, False, stream, state=STATE, where=key
-            )
+            stream, cnt = streams[i], cnt_all[bounds[i] : bounds[i + 1]]
+            big_n = int(big_all[i])
             alloc.trace(stream, blocks=2 * big_n + rows.size, draws=4 * big_n + 2 * rows.size)
             count(expect, "alloc", 1, 4 * big_n + 2 * rows.size)
             plan_real[0].append(int(n_cell[i]))

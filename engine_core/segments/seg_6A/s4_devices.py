@@ -15,8 +15,9 @@ import datetime as dt
 import numpy as np
 
 from engine_core.errors import EngineError
-from engine_core.kernels.alloc import capped_multinomial, lrr_capped
+from engine_core.kernels.alloc import capped_multinomial_cells, lrr_capped
 from engine_core.kernels.lookup import find_sorted
+from engine_core.kernels.sorting import lex_order
 from engine_core.rng.alias import build_alias_table
 from engine_core.rng.samplers import as241
 from engine_core.rng.uniform import uniform01
@@ -86,6 +87,7 @@ def personal_devices(rng, pol, cells, cnp, token_holder, devices, expect, plan_r
     """Per device type: LRR of the cells' expected counts (tb = rng), then CAPPED_MULTINOMIAL
     per cell with floors (a smartphone per token holder) and base-one."""
     al = pol["allocation"]
+    act = power(cnp, al["activity_exponent"])  # per party, the same for every device type
     for di, d in enumerate(DEVICE_TYPES[:7]):
         ks = [
             k
@@ -127,28 +129,33 @@ def personal_devices(rng, pol, cells, cnp, token_holder, devices, expect, plan_r
         # weights, caps and floors for every owner of the type at once (cells slice them)
         w_all = (
             (ow[:, 0] >= p_zero)
-            * power(cnp[np.concatenate([r for *_, r in info])], al["activity_exponent"])
+            * act[np.concatenate([r for *_, r in info])]
             * ln1(sigma, as241(ow[:, 1]))
         )
         cap_all = np.repeat(cap_t, cells.n[ks])
         has_floor = np.add.reduceat(fl, bounds[:-1]) > 0
         base_one = d in pol["base_one"]
         owners = []
+        active = (n_k > 0) | has_floor
+        streams = [alloc.stream(k) if a else (0, 0, 0) for k, a in zip(keys, active, strict=True)]
+        cnt_all, big_all = capped_multinomial_cells(
+            n_k,
+            w_all,
+            cap_all,
+            fl,
+            bounds,
+            active,
+            base_one,
+            np.array(streams, np.uint64),
+            workers=rng.workers,
+            state=STATE,
+            where=keys,
+        )
         for i, (*_, rows) in enumerate(info):
-            if n_k[i] == 0 and not has_floor[i]:
+            if not active[i]:
                 continue
             sl = slice(bounds[i], bounds[i + 1])
-            stream = alloc.stream(keys[i])
-            cnt, big_n = capped_multinomial(
-                int(n_k[i]),
-                w_all[sl],
-                cap_all[sl],
-                fl[sl],
-                base_one,
-                stream,
-                state=STATE,
-                where=keys[i],
-            )
+            stream, cnt, big_n = streams[i], cnt_all[sl], int(big_all[i])
             alloc.trace(stream, blocks=2 * big_n + rows.size, draws=4 * big_n + 2 * rows.size)
             base.count(expect, "6A.S4.alloc", 1, 4 * big_n + 2 * rows.size)
             plan_real[0].append(max(int(n_k[i]), int(fl[sl].sum())))
@@ -260,7 +267,7 @@ def pairs_shared(rng, pol, cells, dev, hh, expect):
     d = np.concatenate(dev_l)
     mem = np.concatenate(mem_l)
     own = dev["owner"][d]
-    order = np.lexsort((cells.pid[mem], d, cells.home_cell[own], cells.country[own]))
+    order = lex_order(cells.country[own], cells.home_cell[own], d, cells.pid[mem])
     d, mem, own = d[order], mem[order], own[order]
     g = cells.country[own].astype(np.int64) * (1 << 20) + cells.home_cell[own]
     uk, start, cnt = np.unique(g, return_index=True, return_counts=True)
@@ -310,6 +317,10 @@ def access_and_cof(rng, pol, cells, dev, users, accounts, cards, expect):
     edge, streams per (country, device type); accounts first then cards within a stream;
     over-cap edges are dropped in canonical target order."""
     d_u, p_u, shared = users
+    # users in (country, device type, device) order, a device's users in their given order:
+    # candidates are then born almost in canonical order and the sort below is a merge
+    uo = lex_order(dev["country"][d_u] * len(DEVICE_TYPES) + dev["type"][d_u], d_u)
+    d_u, p_u, shared = d_u[uo], p_u[uo], shared[uo]
     acc_party, acc_row = accounts  # (party row, account row) sorted by party then account
     card_party, card_row = cards
     cand = []
@@ -336,10 +347,9 @@ def access_and_cof(rng, pol, cells, dev, users, accounts, cards, expect):
         cand.append((np.full(pair.size, kind), d_u[pair], tr[lo[pair] + off], p[pair]))
     kind, d, target, p = (np.concatenate(x) for x in zip(*cand, strict=True))
     del cand
-    # canonical order (country, device type, kind, device, target) as two packed sort keys
-    # (rows < 2^40, (country, type, kind) < 2^22): a 2-key sort instead of a 5-key one
+    # canonical order (country, device type, kind, device, target): one packed stable sort
     g = dev["country"][d] * len(DEVICE_TYPES) + dev["type"][d]
-    order = np.lexsort((target, (((g << 1) | kind) << 40) | d))
+    order = lex_order((g << 1) | kind, d, target)
     kind, d, target, p, g = kind[order], d[order], target[order], p[order], g[order]
     del order
     new = np.r_[True, g[1:] != g[:-1]] if g.size else np.zeros(0, bool)
@@ -352,10 +362,9 @@ def access_and_cof(rng, pol, cells, dev, users, accounts, cards, expect):
     u = uniform01(rng.family("access").cells(keys, cnt, 1))[:, 0]
     base.count(expect, "6A.S4.access", len(keys), 2 * d.size)
     hit = u < p
+    # caps per device, in canonical target order (targets are row indices in id order):
+    # each (kind, device) is one contiguous run of the canonical order, targets ascending
     kind, d, target = kind[hit], d[hit], target[hit]
-    # caps per device, in canonical target order (targets are row indices in id order)
-    o = np.lexsort((target, (kind.astype(np.int64) << 40) | d))
-    kind, d, target = kind[o], d[o], target[o]
     owner_kind = np.where(dev["kind"][d] == 1, 2, cells.ptype[np.maximum(dev["owner"][d], 0)])
     cap_acc = np.array(
         [pol["max_accounts_per_device"][k] for k in ("RETAIL", "BUSINESS", "PUBLIC")]

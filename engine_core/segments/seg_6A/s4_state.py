@@ -10,6 +10,7 @@ import pyarrow as pa
 
 from engine_core.errors import EngineError
 from engine_core.kernels.lookup import find_sorted
+from engine_core.kernels.sorting import lex_order
 from engine_core.rng.detmath import log
 from engine_core.segments.seg_6A import base
 from engine_core.segments.seg_6A import s4_devices as D
@@ -107,9 +108,8 @@ def run(ctx):
     )
     row_of = np.argsort(cells.pid)
     prow = lambda ids: row_of[find_sorted(cells.pid[row_of], ids)]  # noqa: E731
-    itype = inst.column("instrument_type").cast(pa.string()).to_numpy(zero_copy_only=False)
     holder = prow(inst.column("holder_party_id").to_numpy())
-    is_token = itype == "WALLET_TOKEN"
+    is_token = base.in_set(inst.column("instrument_type"), ["WALLET_TOKEN"])
     token_holder = np.zeros(cells.pid.size, bool)
     token_holder[holder[is_token]] = True
 
@@ -142,8 +142,8 @@ def run(ctx):
         np.r_[np.zeros(party_dev.size, bool), np.ones(sh_d.size + pub_d.size, bool)],
     )
     accounts = _access_accounts(io, prod, prow)
-    card_rows = np.flatnonzero(np.isin(itype, CARD_TYPES))
-    co = np.lexsort((card_rows, holder[card_rows]))
+    card_rows = np.flatnonzero(base.in_set(inst.column("instrument_type"), CARD_TYPES))
+    co = lex_order(holder[card_rows], card_rows)
     cards = (holder[card_rows][co], card_rows[co])
     l_kind, l_dev, l_target = D.access_and_cof(
         rng, dpol, cells, dev, users, accounts, cards, expect
@@ -290,13 +290,10 @@ def _access_accounts(io, prod, prow):
     acc = io.read_table("s2_account_base_6A", ["account_id", "account_type"])
     a_id = acc.column("account_id").to_numpy()
     reach = [a for a, v in prod["account_types"].items() if v.get("cards") or v.get("transfers")]
-    a_ok = np.isin(
-        acc.column("account_type").cast(pa.string()).to_numpy(zero_copy_only=False), reach
-    )
+    a_ok = base.in_set(acc.column("account_type"), reach)
     h = io.read_table("s2_account_holders_6A", ["account_id", "party_id", "holder_role"])
-    role = h.column("holder_role").cast(pa.string()).to_numpy(zero_copy_only=False)
     a_row = find_sorted(a_id, h.column("account_id").to_numpy())
-    keep = np.isin(role, ["OWNER", "JOINT"]) & a_ok[a_row]
+    keep = base.in_set(h.column("holder_role"), ["OWNER", "JOINT"]) & a_ok[a_row]
     p_row = prow(h.column("party_id").to_numpy()[keep])
     a_row = a_row[keep]
     o = np.lexsort((a_row, p_row))

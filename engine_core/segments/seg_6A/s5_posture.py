@@ -47,7 +47,9 @@ class Posture:
         by party type: ``{group: prevalence}``. Returns the chosen eligible positions."""
         n_cells = len(cell_keys)
         n_c = np.bincount(cell_of, minlength=n_cells)
-        order = np.argsort(cell_of, kind="stable")  # canonical order inside a cell kept
+        # canonical order inside a cell kept; < 2^16 cells sort as uint16 (radix, O(n))
+        small = np.uint16 if n_cells <= np.iinfo(np.uint16).max else np.int64
+        order = np.argsort(np.asarray(cell_of).astype(small), kind="stable")
         start = np.r_[0, np.cumsum(n_c)]
         tb = uniform01(self.rng.family("target_tb").units(role, n_cells, 1)[:, 0])
         base.count(self.expect, "6A.S5.target_tb", 1, 2 * n_cells)
@@ -101,7 +103,13 @@ def cells_from(*codes) -> tuple[list, np.ndarray]:
         u, inv = base.sorted_codes(c)
         vocabs.append(u)
         combo = combo * max(len(u), 1) + inv
-    uc, cinv = np.unique(combo, return_inverse=True)
+    span = int(np.prod([max(len(v), 1) for v in vocabs], dtype=np.float64))
+    if span <= 1 << 22:  # dense combos: present cells by counting, not by sorting rows
+        present = np.bincount(combo, minlength=span) > 0
+        uc = np.flatnonzero(present)
+        cinv = (np.cumsum(present) - 1)[combo]
+    else:
+        uc, cinv = np.unique(combo, return_inverse=True)
     labels = []
     for k in uc.tolist():  # one label per cell (the key order of the joined strings)
         parts = []

@@ -41,6 +41,19 @@ def _s(col) -> np.ndarray:
 
 def run(ctx):
     io = open_state(ctx, STATE)
+    # the posture's arrays die with _posture, before the checks re-read every table
+    metadata = _posture(ctx, io)
+    from engine_core.segments.seg_6A.checks import CHECKS
+
+    res = run_validation(ctx, "6A", "S5", CHECKS, evidence=T.metrics)
+    for out in io.outputs:
+        res.outputs.insert(0, out)
+    res.metadata.update(metadata)
+    return res
+
+
+def _posture(ctx, io) -> dict:
+    """Roles, rings and operators: every S5 table but the bundle; returns the metadata."""
     pol = io.policy("fraud_posture_6A")
     dpol = io.policy("devices_6A")
     prod = io.policy("products_6A")
@@ -74,9 +87,9 @@ def run(ctx):
         "cnp": pt.column("activity_cnp").to_numpy().astype(np.float64),
     }
     syn, mule = P.party_roles(post, pol, p)
-    party_role = np.full(p["id"].size, "", object)
-    party_role[syn] = "SYNTHETIC_IDENTITY"
-    party_role[mule] = "MULE"
+    party_role = np.full(p["id"].size, T.CLEAN, np.int8)
+    party_role[syn] = T.SYNTH
+    party_role[mule] = T.MULE
 
     # rings over the mules (region order, then canonical mule order)
     regions = sorted(set(p["region"].tolist()))
@@ -93,13 +106,16 @@ def run(ctx):
     at = io.read_table("s2_account_base_6A", ["account_id", "owner_party_id", "account_type"])
     a_id = at.column("account_id").to_numpy()
     a_owner = find_sorted(p["id"], at.column("owner_party_id").to_numpy())
-    a_type = _s(at.column("account_type"))
     owner_role = party_role[a_owner]
-    inherited_acc = np.flatnonzero(owner_role != "")
+    inherited_acc = np.flatnonzero(owner_role != T.CLEAN)
     links = io.read_table("s4_device_links_6A", ["link_role", "account_id"])
     accessed = SortedIndex(base.distinct(links.column("account_id").drop_null().to_numpy()))
     transfers = [a for a, v in prod["account_types"].items() if v.get("transfers")]
-    elig = np.flatnonzero((owner_role == "") & np.isin(a_type, transfers) & accessed.contains(a_id))
+    elig = np.flatnonzero(
+        (owner_role == T.CLEAN)
+        & base.in_set(at.column("account_type"), transfers)
+        & accessed.contains(a_id)
+    )
     keys, cell = P.cells_from(p["country"][a_owner[elig]], p["seg"][a_owner[elig]])
     comp_acc = elig[
         post.assign(
@@ -130,8 +146,8 @@ def run(ctx):
     i_holder = find_sorted(p["id"], it.column("holder_party_id").to_numpy())
     tier = it.column("card_tier").cast(pa.string()).fill_null("")
     is_card = np.isin(i_code, [i_vocab.index(c) for c in CARDS if c in i_vocab])
-    inherited_card = np.flatnonzero(is_card & (owner_role[i_acc] != ""))
-    clean_card = np.flatnonzero(is_card & (owner_role[i_acc] == ""))
+    inherited_card = np.flatnonzero(is_card & (owner_role[i_acc] != T.CLEAN))
+    clean_card = np.flatnonzero(is_card & (owner_role[i_acc] == T.CLEAN))
     tier_tilt = P.tilt(pol, "COMPROMISED_CARD", {"tier": tier})
     total = min(
         clean_card.size,
@@ -141,36 +157,19 @@ def run(ctx):
         ),
     )
     t_breach = round_half_even(pol["exposure_split"]["DATA_BREACH"] * total)
-    h = i_holder[clean_card]
-    keys, cell = P.cells_from(p["country"][h], p["seg"][h])
-    breach = clean_card[
-        post.assign(
-            "COMPROMISED_CARD|DATA_BREACH",
-            keys,
-            cell,
-            np.ones(len(keys)),
-            power(p["cnp"][h], 0.5) * tier_tilt[clean_card],
-            None,
-            target=t_breach,
-        )
-    ]
+
+    def by_holder(role, rows, activity, target):  # cells (holder country, segment)
+        h = i_holder[rows]
+        keys, cell = P.cells_from(p["country"][h], p["seg"][h])
+        w = power(p[activity], 0.5)[h] * tier_tilt[rows]  # the power per party, not card
+        return rows[post.assign(role, keys, cell, np.ones(len(keys)), w, None, target=target)]
+
+    breach = by_holder("COMPROMISED_CARD|DATA_BREACH", clean_card, "cnp", t_breach)
     taken = np.zeros(i_code.size, bool)
     taken[breach] = True
     rest = clean_card[~taken[clean_card]]  # clean_card is sorted and distinct
     rest = rest[np.isin(i_code[rest], [i_vocab.index(c) for c in PHYSICAL if c in i_vocab])]
-    h = i_holder[rest]
-    keys, cell = P.cells_from(p["country"][h], p["seg"][h])
-    skim = rest[
-        post.assign(
-            "COMPROMISED_CARD|SKIMMING",
-            keys,
-            cell,
-            np.ones(len(keys)),
-            power(p["cp"][h], 0.5) * tier_tilt[rest],
-            None,
-            target=total - t_breach,
-        )
-    ]
+    skim = by_holder("COMPROMISED_CARD|SKIMMING", rest, "cp", total - t_breach)
 
     # devices: COMPROMISED_DEVICE over clean parties' personal devices
     dt_ = io.read_table(
@@ -186,13 +185,12 @@ def run(ctx):
     )
     d_id = dt_.column("device_id").to_numpy()
     d_type = _s(dt_.column("device_type"))
-    d_kind = _s(dt_.column("owner_kind"))
     d_owner = find_sorted(p["id"], dt_.column("primary_party_id").fill_null(0).to_numpy())
     d_owner = np.minimum(d_owner, p["id"].size - 1)
     elig = np.flatnonzero(
-        (d_kind == "PARTY")
-        & np.isin(d_type, ["SMARTPHONE", "LAPTOP", "DESKTOP", "TABLET"])
-        & (party_role[d_owner] == "")
+        base.in_set(dt_.column("owner_kind"), ["PARTY"])
+        & base.in_set(dt_.column("device_type"), ["SMARTPHONE", "LAPTOP", "DESKTOP", "TABLET"])
+        & (party_role[d_owner] == T.CLEAN)
     )
     keys, cell = P.cells_from(p["country"][d_owner[elig]], d_type[elig])
     w = P.tilt(
@@ -223,7 +221,7 @@ def run(ctx):
     op, op_edges = R.operators(
         rng, dpol, pol, ring_region, n_mules, ring_ips, regions, ref_day, post.expect
     )
-    mule_acc = inherited_acc[owner_role[inherited_acc] == "MULE"]
+    mule_acc = inherited_acc[owner_role[inherited_acc] == T.MULE]
     ring_accounts = [np.sort(mule_acc[party_ring[a_owner[mule_acc]] == r]) for r in range(n_rings)]
     acc_dev, acc_acc = R.operator_access(rng, pol, op["ring"], ring_accounts, post.expect)
     n_s4 = d_id.size
@@ -259,23 +257,20 @@ def run(ctx):
             site_rows=site_rows,
         ),
     )
-    T.write_rings(
-        io,
-        ring_id,
-        ring_region,
-        regions,
-        home,
-        n_mules,
-        op,
-        ring_ips,
-        op_id,
-        op_edges,
-        acc_dev,
-        acc_acc,
-        a_id,
-        ip_tab,
-        dpol,
+    rings = T.Rings(
+        ring_id=ring_id,
+        ring_region=ring_region,
+        regions=regions,
+        home=home,
+        n_mules=n_mules,
+        op=op,
+        ring_ips=ring_ips,
+        op_id=op_id,
+        op_edges=op_edges,
+        acc_dev=acc_dev,
+        acc_acc=acc_acc,
     )
+    T.write_rings(io, rings, a_id, ip_tab)
     summary = sorted(_summary_row(*r) for r in post.rows)
     io.write(
         "s5_posture_summary_6A",
@@ -292,26 +287,18 @@ def run(ctx):
         ],
     )
     io.publish_ledger(rng.ledger)
-    from engine_core.segments.seg_6A.checks import CHECKS
-
-    res = run_validation(ctx, "6A", "S5", CHECKS, evidence=T.metrics)
-    for out in io.outputs:
-        res.outputs.insert(0, out)
-    res.metadata.update(
-        {
-            "mules": int(mule.size),
-            "synthetic": int(syn.size),
-            "rings": int(n_rings),
-            "operator_devices": int(op["ring"].size),
-            "compromised_accounts": int(comp_acc.size),
-            "compromised_cards": int(breach.size + skim.size),
-            "compromised_devices": int(comp_dev.size),
-            "fraudster_ips": int(fraud_ips.size),
-            **{f"raise_{k}": v for k, v in post.metrics.items() if v},
-            "roles_md": _roles_md(summary),
-        }
-    )
-    return res
+    return {
+        "mules": int(mule.size),
+        "synthetic": int(syn.size),
+        "rings": int(n_rings),
+        "operator_devices": int(op["ring"].size),
+        "compromised_accounts": int(comp_acc.size),
+        "compromised_cards": int(breach.size + skim.size),
+        "compromised_devices": int(comp_dev.size),
+        "fraudster_ips": int(fraud_ips.size),
+        **{f"raise_{k}": v for k, v in post.metrics.items() if v},
+        "roles_md": _roles_md(summary),
+    }
 
 
 def _roles_md(summary) -> str:

@@ -12,12 +12,15 @@ import pyarrow.parquet as pq
 
 from engine_core.segments.seg_6A import base
 
+# party roles as int8 codes (no string per party or account)
+CLEAN, MULE, SYNTH = 0, 1, 2
+
 
 @dataclass(frozen=True)
 class Roles:
     """Everything the role tables are written from (rows index the S1–S4 tables)."""
 
-    party_role: np.ndarray  # per party: "", MULE, SYNTHETIC_IDENTITY
+    party_role: np.ndarray  # per party: CLEAN, MULE or SYNTH (int8)
     party_ring: np.ndarray  # per party: ring ordinal or −1
     ring_id: np.ndarray
     a_id: np.ndarray
@@ -44,7 +47,7 @@ def write_roles(io, p, r: Roles):
     def ring_col(x):
         return base.nullable_u64(r.ring_id[np.maximum(x, 0)] if r.ring_id.size else x * 0, x >= 0)
 
-    rp = np.flatnonzero(r.party_role != "")
+    rp = np.flatnonzero(r.party_role != CLEAN)
     base.write_sorted(
         io,
         "s5_party_roles_6A",
@@ -52,7 +55,7 @@ def write_roles(io, p, r: Roles):
             {
                 "party_id": p["id"][rp],
                 "fraud_role": base.coded(
-                    np.where(r.party_role[rp] == "MULE", 0, 1), ["MULE", "SYNTHETIC_IDENTITY"]
+                    np.where(r.party_role[rp] == MULE, 0, 1), ["MULE", "SYNTHETIC_IDENTITY"]
                 ),
                 "ring_id": ring_col(r.party_ring[rp]),
             }
@@ -61,7 +64,7 @@ def write_roles(io, p, r: Roles):
     )
     acc_rows = np.r_[r.inherited_acc, r.comp_acc]
     a_role = np.r_[
-        np.where(r.owner_role[r.inherited_acc] == "MULE", 0, 1), np.full(r.comp_acc.size, 2)
+        np.where(r.owner_role[r.inherited_acc] == MULE, 0, 1), np.full(r.comp_acc.size, 2)
     ]
     base.write_sorted(
         io,
@@ -79,7 +82,7 @@ def write_roles(io, p, r: Roles):
                 "ring_id": ring_col(
                     np.r_[
                         np.where(
-                            r.owner_role[r.inherited_acc] == "MULE",
+                            r.owner_role[r.inherited_acc] == MULE,
                             r.party_ring[r.a_owner[r.inherited_acc]],
                             -1,
                         ),
@@ -92,7 +95,7 @@ def write_roles(io, p, r: Roles):
     )
     ins = np.r_[r.inherited_card, r.breach, r.skim]
     i_role = np.r_[
-        np.where(r.owner_role[r.i_acc[r.inherited_card]] == "MULE", 1, 2),
+        np.where(r.owner_role[r.i_acc[r.inherited_card]] == MULE, 1, 2),
         np.zeros(r.breach.size + r.skim.size, int),
     ]
     chan = np.r_[
@@ -167,23 +170,27 @@ def write_roles(io, p, r: Roles):
     )
 
 
-def write_rings(
-    io,
-    ring_id,
-    ring_region,
-    regions,
-    home,
-    n_mules,
-    op,
-    ring_ips,
-    op_id,
-    op_edges,
-    acc_dev,
-    acc_acc,
-    a_id,
-    ip_tab,
-    dpol,
-):
+@dataclass(frozen=True)
+class Rings:
+    """Rings and their operator infrastructure (rows index the rings / operator devices)."""
+
+    ring_id: np.ndarray
+    ring_region: np.ndarray  # code into ``regions``
+    regions: list
+    home: list  # modal mule country per ring
+    n_mules: np.ndarray
+    op: dict  # operator devices: ring, type, os, age, first_seen
+    ring_ips: list  # per ring: rows of the FRAUDSTER_IP pool
+    op_id: np.ndarray
+    op_edges: dict  # operator device → IP edges: dev, ip, role
+    acc_dev: np.ndarray  # operator ACCOUNT_ACCESS: operator device rows …
+    acc_acc: np.ndarray  # … and account rows
+
+
+def write_rings(io, g: Rings, a_id: np.ndarray, ip_tab: dict) -> None:
+    ring_id, ring_region, regions, home = g.ring_id, g.ring_region, g.regions, g.home
+    n_mules, op, ring_ips, op_id = g.n_mules, g.op, g.ring_ips, g.op_id
+    op_edges, acc_dev, acc_acc = g.op_edges, g.acc_dev, g.acc_acc
     from engine_core.segments.seg_6A.s4_devices import DEVICE_TYPES, LINK_ROLES, OS, OS_AGE
     from engine_core.segments.seg_6A.s4_network import IP_ROLES
 
@@ -280,7 +287,6 @@ def write_rings(
         op_id[op_edges["dev"]],
         second=(ip_ids,),
     )
-    del dpol
 
 
 def metrics(rows) -> dict[str, bytes]:

@@ -6,7 +6,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine_core.errors import EngineError
-from engine_core.kernels.alloc import capped_multinomial, exact_subset, lrr
+from engine_core.kernels.alloc import (
+    capped_multinomial,
+    capped_multinomial_cells,
+    exact_subset,
+    lrr,
+)
 
 STREAM = (0x1234_5678_9ABC_DEF0, 7, 11)
 weights = st.lists(st.floats(0.0, 1e6, allow_nan=False), min_size=1, max_size=40)
@@ -166,3 +171,50 @@ def test_sys_capped_is_unbiased_where_lrr_is_not():
     )
     assert np.abs(mean - q).max() < 0.01
     assert lrr(3, x, np.arange(10.0)).tolist() == [1, 1, 1, 0, 0, 0, 0, 0, 0, 0]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 30), st.integers(1, 12), st.booleans()), max_size=12),
+    st.integers(0, 2**31),
+)
+def test_cells_batch_equals_one_call_per_cell_for_any_worker_count(cells, seed):
+    rng = np.random.default_rng(seed)
+    sizes = [n for _, n, _ in cells]
+    bounds = np.r_[0, np.cumsum(sizes)].astype(np.int64)
+    w = rng.random(int(bounds[-1])) + 0.01
+    cap = rng.integers(1, 6, int(bounds[-1]))
+    floors = np.minimum(rng.integers(0, 2, int(bounds[-1])), cap)
+    totals = np.array(
+        [min(t, int(cap[bounds[i] : bounds[i + 1]].sum())) for i, (t, _, _) in enumerate(cells)],
+        np.int64,
+    )
+    active = np.array([a for *_, a in cells], bool)
+    streams = np.array([(seed + i, i, 3 * i) for i in range(len(cells))], np.uint64).reshape(-1, 3)
+    where = [f"cell {i}" for i in range(len(cells))]
+    want_cnt = np.zeros(int(bounds[-1]), np.int64)
+    want_n = np.zeros(len(cells), np.int64)
+    for i in np.flatnonzero(active):
+        sl = slice(bounds[i], bounds[i + 1])
+        c, n = capped_multinomial(
+            int(totals[i]), w[sl], cap[sl], floors[sl], False, tuple(int(v) for v in streams[i])
+        )
+        want_cnt[sl], want_n[i] = c, n
+    for workers in (1, 2, 3):
+        cnt, big_n = capped_multinomial_cells(
+            totals, w, cap, floors, bounds, active, False, streams,
+            workers=workers, state="T", where=where,
+        )  # fmt: skip
+        np.testing.assert_array_equal(cnt, want_cnt)
+        np.testing.assert_array_equal(big_n, want_n)
+
+
+def test_cells_batch_names_the_first_failing_cell():
+    bounds = np.array([0, 2, 4, 6])
+    w = np.array([1.0, 1.0, 0.0, 0.0, 0.0, 0.0])  # cells 1 and 2 have no weight
+    with pytest.raises(EngineError, match="ALLOC_EMPTY_WEIGHTS.*cell 1"):
+        capped_multinomial_cells(
+            np.array([1, 1, 1]), w, np.full(6, 5), np.zeros(6, np.int64), bounds,
+            np.ones(3, bool), False, np.zeros((3, 3), np.uint64),
+            workers=2, state="T", where=["cell 0", "cell 1", "cell 2"],
+        )  # fmt: skip
