@@ -10,7 +10,14 @@ import polars as pl
 
 from engine_core.checks import INTEGRITY, REALISM, Check, Outcome
 from engine_core.segments.seg_6A import constants as K
-from engine_core.segments.seg_6A.checks_base import _fk, _ids, _json, _pairs_sorted, _t
+from engine_core.segments.seg_6A.checks_base import (
+    _fk,
+    _ids,
+    _json,
+    _pairs_sorted,
+    _t,
+    per_entity_gate,
+)
 from engine_core.segments.seg_6A.checks_devices import (
     i04_cards_per_account,
     i06_link_targets,
@@ -121,20 +128,8 @@ def r03_accounts(ctx):
     lam = prod["extra_lambda"]["RETAIL"]
     r = retail.with_columns(pl.col("segment_id", "region_id").cast(pl.String))
     plan = 1.0 + _plan_mean(r, lam, prod)
-    mean, one, p99 = float(per.mean()), float((per == 1).mean()), float(np.quantile(per, 0.99))
-    ok = (
-        abs(mean / plan - 1) <= K.R03_MEAN_TOLERANCE
-        and K.R03_SHARE_EXACTLY_ONE[0] <= one <= K.R03_SHARE_EXACTLY_ONE[1]
-        and p99 <= K.R03_P99_MAX
-    )
-    return Outcome(
-        ok,
-        {"mean": mean, "plan": plan, "share_1": one, "p99": p99},
-        {
-            "mean_rel": K.R03_MEAN_TOLERANCE,
-            "share_1": list(K.R03_SHARE_EXACTLY_ONE),
-            "p99_max": K.R03_P99_MAX,
-        },
+    return per_entity_gate(
+        per, plan, 1, K.R03_SHARE_EXACTLY_ONE, K.R03_MEAN_TOLERANCE, K.R03_P99_MAX
     )
 
 

@@ -3,6 +3,7 @@ adapters (a raising in-state check → an Outcome) and the JSON summaries."""
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 
 from engine_core.checks import Outcome
@@ -73,3 +74,15 @@ def _json(ctx, ds):
     from engine_core.segments.common import read_json
 
     return read_json(ctx, ds, state=V)
+
+
+def per_entity_gate(per, plan: float, at: int, share_band, mean_tol: float, p99_max: float):
+    """R03 / R06 shape: entities per retail party — mean within ``mean_tol`` of the plan,
+    the share of parties with exactly ``at`` inside ``share_band``, p99 at most ``p99_max``."""
+    mean, share, p99 = float(per.mean()), float((per == at).mean()), float(np.quantile(per, 0.99))
+    ok = abs(mean / plan - 1) <= mean_tol and share_band[0] <= share <= share_band[1]
+    return Outcome(
+        ok and p99 <= p99_max,
+        {"mean": mean, "plan": plan, f"share_{at}": share, "p99": p99},
+        {"mean_rel": mean_tol, f"share_{at}": list(share_band), "p99_max": p99_max},
+    )

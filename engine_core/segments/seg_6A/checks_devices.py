@@ -8,7 +8,7 @@ import polars as pl
 
 from engine_core.checks import Outcome
 from engine_core.segments.seg_6A import constants as K
-from engine_core.segments.seg_6A.checks_base import _t
+from engine_core.segments.seg_6A.checks_base import _t, per_entity_gate
 
 _CARDS = ("DEBIT_CARD", "CREDIT_CARD", "PREPAID_CARD", "VIRTUAL_CARD")
 _PHYSICAL = ("DEBIT_CARD", "CREDIT_CARD", "PREPAID_CARD")
@@ -229,21 +229,7 @@ def r06_devices(ctx):
         for s, r in zip(cells["segment_id"], cells["region_id"], strict=True)
     ]
     plan = float((cells["len"].to_numpy() * np.array(per_party)).sum() / max(retail.height, 1))
-    mean, zero, p99 = float(per.mean()), float((per == 0).mean()), float(np.quantile(per, 0.99))
-    ok = (
-        abs(mean / plan - 1) <= K.R06_MEAN_TOLERANCE
-        and K.R06_SHARE_ZERO[0] <= zero <= K.R06_SHARE_ZERO[1]
-        and p99 <= K.R06_P99_MAX
-    )
-    return Outcome(
-        ok,
-        {"mean": mean, "plan": plan, "share_0": zero, "p99": p99},
-        {
-            "mean_rel": K.R06_MEAN_TOLERANCE,
-            "share_0": list(K.R06_SHARE_ZERO),
-            "p99_max": K.R06_P99_MAX,
-        },
-    )
+    return per_entity_gate(per, plan, 0, K.R06_SHARE_ZERO, K.R06_MEAN_TOLERANCE, K.R06_P99_MAX)
 
 
 def r07_users(ctx):

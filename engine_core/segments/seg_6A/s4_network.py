@@ -281,12 +281,16 @@ def place_edges(rng, ipol, cells, demands, ip_type, ip_country, ip_owner, pop, e
         rows = np.flatnonzero(ty == t)
         rows = rows[np.lexsort((d[rows], key[rows]))]
         groups, gstart, gcnt = np.unique(key[rows], return_index=True, return_counts=True)
+        # the type's IPs by country (row order kept inside a country): a slice per pool
+        of_t = np.flatnonzero(ip_type == t)
+        by_c = of_t[np.argsort(ip_country[of_t], kind="stable")]
+        c_sorted = ip_country[by_c]
         for c, a, m in zip(groups.tolist(), gstart.tolist(), gcnt.tolist(), strict=True):
             er = rows[a : a + m]
             pool = (
-                np.flatnonzero((ip_type == t) & (ip_country == c))
+                by_c[np.searchsorted(c_sorted, c) : np.searchsorted(c_sorted, c, "right")]
                 if c >= 0
-                else np.flatnonzero(ip_type == t)
+                else of_t
             )
             dk = f"{IP_TYPES[t]}|{cells.countries[c] if c >= 0 else 'GLOBAL'}"
             stream = pick.stream(dk)
