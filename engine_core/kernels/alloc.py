@@ -313,17 +313,59 @@ def capped_multinomial_cells(
     big_n = np.zeros(n_cells, np.int64)
     st = np.zeros(n_cells, np.int64)
     args = (totals, w, cap, floors, bounds, active, bool(base_one), streams, cnt, big_n, st)
-    # contiguous cell ranges of about equal row counts, one per thread
-    cuts = np.searchsorted(bounds, np.linspace(0, bounds[-1], max(1, workers) + 1)[1:-1])
-    edges = [0, *sorted(set(int(x) for x in cuts.tolist())), n_cells]
-    ranges = [(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
-    if len(ranges) <= 1:
-        _cm_cells_nb(0, n_cells, *args)
-    else:
-        with ThreadPoolExecutor(max_workers=len(ranges)) as pool:
-            for f in [pool.submit(_cm_cells_nb, a, b, *args) for a, b in ranges]:
-                f.result()
+    _on_cell_ranges(_cm_cells_nb, bounds, workers, args)
     bad = np.flatnonzero(st != OK)
     if bad.size:
         raise_status(int(st[bad[0]]), state, where[int(bad[0])])
     return cnt, big_n
+
+
+@njit(nogil=True, cache=True)
+def _es_cells_nb(c0, c1, ks, w, u, bounds, offs, out, st):
+    for c in range(c0, c1):
+        if ks[c] == 0:
+            continue
+        a, b = bounds[c], bounds[c + 1]
+        idx, s = exact_subset_nb(ks[c], w[a:b], u[a:b])
+        st[c] = s
+        if s == OK:
+            out[offs[c] : offs[c] + ks[c]] = idx + a
+
+
+def exact_subset_cells(ks, w, u, bounds, *, workers=1):
+    """EXACT_SUBSET for many cells at once: cell ``c`` picks ``ks[c]`` of the rows
+    ``bounds[c]:bounds[c+1]`` of ``w``/``u``. Returns (picked row positions, cell-major,
+    each cell's in key order; status per cell). Cells are independent and run on
+    ``workers`` threads with results independent of the count."""
+    n_cells = len(ks)
+    ks = np.ascontiguousarray(ks, np.int64)
+    bounds = np.ascontiguousarray(bounds, np.int64)
+    offs = np.r_[0, np.cumsum(ks)].astype(np.int64)
+    out = np.full(int(offs[-1]), -1, np.int64)
+    st = np.zeros(n_cells, np.int64)
+    args = (
+        ks,
+        np.ascontiguousarray(w, np.float64),
+        np.ascontiguousarray(u, np.float64),
+        bounds,
+        offs,
+        out,
+        st,
+    )
+    _on_cell_ranges(_es_cells_nb, bounds, workers, args)
+    return out, st
+
+
+def _on_cell_ranges(kernel, bounds, workers, args):
+    """``kernel(c0, c1, *args)`` over contiguous cell ranges of about equal row counts,
+    one per thread (kernels release the GIL; cells are independent)."""
+    n_cells = bounds.size - 1
+    cuts = np.searchsorted(bounds, np.linspace(0, bounds[-1], max(1, workers) + 1)[1:-1])
+    edges = [0, *sorted({int(x) for x in cuts.tolist()}), n_cells]
+    ranges = [(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
+    if len(ranges) <= 1:
+        kernel(0, n_cells, *args)
+        return
+    with ThreadPoolExecutor(max_workers=len(ranges)) as pool:
+        for f in [pool.submit(kernel, a, b, *args) for a, b in ranges]:
+            f.result()

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 from numba import njit
 
@@ -41,6 +44,10 @@ def _find(ta, tb, a, b):
     return lo if lo < ta.shape[0] and ta[lo] == a and tb[lo] == b else -1
 
 
+THREADS = max(1, min(4, os.cpu_count() or 1))  # lookup threads; never changes a result
+PARALLEL_MIN = 1 << 19  # queries per thread below which one thread is faster
+
+
 class SortedIndex:
     """``np.searchsorted(keys, q)`` for a large sorted integer array, by a table of bucket
     starts over the top ``bits`` of the keys' range: entity ids (keyed-permutation outputs)
@@ -60,7 +67,22 @@ class SortedIndex:
         """Each query's insertion point (``np.searchsorted`` semantics)."""
         q = np.ascontiguousarray(q, dtype=np.uint64)
         out = np.empty(q.size, np.int64)
-        _bucket_search(self.keys, self.start, self.shift, q, side == "right", out)
+        right = side == "right"
+        n_th = min(THREADS, q.size // PARALLEL_MIN)
+        if n_th <= 1:
+            _bucket_search(self.keys, self.start, self.shift, q, right, out)
+            return out
+        # a pure lookup (the kernel releases the GIL): query slices on threads, same result
+        cut = np.linspace(0, q.size, n_th + 1).astype(np.int64)
+        with ThreadPoolExecutor(max_workers=n_th) as pool:
+            jobs = [
+                pool.submit(
+                    _bucket_search, self.keys, self.start, self.shift, q[a:b], right, out[a:b]
+                )
+                for a, b in zip(cut[:-1], cut[1:], strict=True)
+            ]
+            for j in jobs:
+                j.result()
         return out
 
     def contains(self, q: np.ndarray) -> np.ndarray:

@@ -16,7 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from engine_core.errors import EngineError
-from engine_core.kernels.alloc import exact_subset, sys_capped
+from engine_core.kernels.alloc import exact_subset_cells, sys_capped
+from engine_core.kernels.sorting import lex_order
 from engine_core.rng.uniform import uniform01
 from engine_core.segments.seg_6A import base
 from engine_core.segments.seg_6A.base import power, round_half_even
@@ -72,35 +73,35 @@ class Posture:
         keys = [f"{role}|{k}" for k in cell_keys]
         u = uniform01(self.rng.family("select").cells(keys, n_c, 1))[:, 0]
         base.count(self.expect, "6A.S5.select", int((n_c > 0).sum()), 2 * int(n_c.sum()))
-        chosen = []
-        for c in np.flatnonzero(t_c > 0):
-            rows = order[start[c] : start[c + 1]]
-            try:
-                pick = exact_subset(
-                    int(t_c[c]), w[rows], u[start[c] : start[c + 1]], state=STATE, where=keys[c]
-                )
-            except EngineError:
-                raise EngineError(
-                    "ROLE_TARGET_INFEASIBLE",
-                    STATE,
-                    f"{keys[c]}: target {int(t_c[c])} exceeds the eligible "
-                    "entities with weight > 0",
-                ) from None
-            chosen.append(np.sort(rows[pick]))
+        # every cell at once: infeasible cells first (named), then the batched subsets
+        w_c = np.asarray(w, np.float64)[order]
+        pos_w = np.r_[0, np.cumsum(w_c > 0)]
+        bad = np.flatnonzero(t_c > pos_w[start[1:]] - pos_w[start[:-1]])
+        if bad.size:
+            c = int(bad[0])
+            raise EngineError(
+                "ROLE_TARGET_INFEASIBLE",
+                STATE,
+                f"{keys[c]}: target {int(t_c[c])} exceeds the eligible entities with weight > 0",
+            )
+        pos, _ = exact_subset_cells(t_c, w_c, u, start, workers=self.rng.workers)
+        picked = order[pos]
+        chosen = picked[lex_order(np.repeat(np.arange(n_cells), t_c), picked)]  # cell, row
         for c in range(n_cells):
             real = int(t_c[c])
             self.rows.append((role, cell_keys[c], int(n_c[c]), int(t_c[c]), real))
-        return np.concatenate(chosen) if chosen else np.zeros(0, np.int64)
+        return chosen
 
 
 def cells_from(*codes) -> tuple[list, np.ndarray]:
-    """Cell index per row from parallel code columns (string arrays), cells sorted by their
-    ``a|b|…`` key. Rows are grouped by integer codes; strings are built per cell only."""
+    """Cell index per row from parallel columns (string arrays or ``base.Coded``), cells
+    sorted by their ``a|b|…`` key. Rows are grouped by integer codes; strings are built per
+    cell only."""
     n = codes[0].size if codes else 0
     combo = np.zeros(n, np.int64)
     vocabs = []
     for c in codes:
-        u, inv = base.sorted_codes(c)
+        u, inv = base.codes_and_vocab(c)
         vocabs.append(u)
         combo = combo * max(len(u), 1) + inv
     span = int(np.prod([max(len(v), 1) for v in vocabs], dtype=np.float64))
@@ -129,7 +130,7 @@ def tilt(pol, role, dims: dict[str, np.ndarray]) -> np.ndarray:
     out = None
     for dim, vals in dims.items():
         table = pol["tilts"]["region"].get(role, {}) if dim == "region" else t.get(dim, {})
-        u, inv = base.sorted_codes(vals)
+        u, inv = base.codes_and_vocab(vals)
         f = np.array([table.get(v, 1.0) for v in u], np.float64)[inv]
         out = f if out is None else out * f
     return out

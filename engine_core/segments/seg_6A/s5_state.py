@@ -78,11 +78,12 @@ def _posture(ctx, io) -> dict:
     )
     p = {
         "id": pt.column("party_id").to_numpy(),
-        "ptype": _s(pt.column("party_type")),
-        "seg": _s(pt.column("segment_id")),
-        "country": _s(pt.column("country_iso")),
-        "region": _s(pt.column("region_id")),
-        "band": _s(pt.column("tenure_band")),
+        # codes, not a string per party (5×10^6 at reference, gathered per account / card)
+        "ptype": base.Coded.of(pt.column("party_type")),
+        "seg": base.Coded.of(pt.column("segment_id")),
+        "country": base.Coded.of(pt.column("country_iso")),
+        "region": base.Coded.of(pt.column("region_id")),
+        "band": base.Coded.of(pt.column("tenure_band")),
         "cp": pt.column("activity_cp").to_numpy().astype(np.float64),
         "cnp": pt.column("activity_cnp").to_numpy().astype(np.float64),
     }
@@ -92,8 +93,8 @@ def _posture(ctx, io) -> dict:
     party_role[mule] = T.MULE
 
     # rings over the mules (region order, then canonical mule order)
-    regions = sorted(set(p["region"].tolist()))
-    mule_region = np.array([regions.index(r) for r in p["region"][mule]], np.int64)
+    regions = p["region"].vocab
+    mule_region = p["region"].codes[mule].astype(np.int64)
     ring_of_mule, ring_region, ring_words = R.form_rings(
         rng, pol, mule, mule_region, regions, post.expect
     )
@@ -421,6 +422,6 @@ def _ring_homes(p, mule, ring_of_mule, n_rings):
     """The modal mule country of each ring (ties: the smallest ISO code)."""
     out = []
     for r in range(n_rings):  # ≤ n_mules / 12 rings
-        c, k = np.unique(p["country"][mule[ring_of_mule == r]], return_counts=True)
-        out.append(str(c[np.argmax(k)]))
+        c, k = np.unique(p["country"].codes[mule[ring_of_mule == r]], return_counts=True)
+        out.append(p["country"].vocab[int(c[np.argmax(k)])])  # codes in ISO order
     return out

@@ -2,9 +2,16 @@
 floor, fails on a deliberately leaky fixture (sequential ids, fraud ordinals last)."""
 
 import numpy as np
-from scipy.stats import mannwhitneyu
+from scipy.stats import ks_2samp, mannwhitneyu
 
-from engine_core.gates.leak_probe import features, fit_logistic, grouped_auc, probe
+from engine_core.gates.leak_probe import (
+    features,
+    fit_logistic,
+    grouped_auc,
+    ks_distance,
+    ks_labelled,
+    probe,
+)
 from engine_core.identity import entity_ids, id_keys
 
 
@@ -45,3 +52,16 @@ def test_grouped_fit_equals_the_per_row_fit():
     pos = np.bincount(cells[y], minlength=256).astype(float)
     beta_cells = fit_logistic(features(np.arange(256)), pos, n)
     np.testing.assert_allclose(beta_cells, beta_rows, rtol=1e-8, atol=1e-8)
+
+
+def test_one_pass_ks_equals_two_sample_ks_with_ties():
+    rng = np.random.default_rng(5)
+    for n, levels in ((1, 3), (50, 4), (2000, 40), (5000, 10**9)):
+        u = rng.integers(0, levels, n).astype(np.float64) / levels
+        y = rng.random(n) < 0.3
+        if y.all() or not y.any():
+            continue
+        want = ks_2samp(u[y], u[~y]).statistic
+        assert abs(ks_distance(u[y], u[~y]) - want) < 1e-12
+        assert ks_labelled(np.sort(u), y[np.argsort(u, kind="stable")]) == ks_distance(u[y], u[~y])
+        assert ks_labelled(u, y) == ks_distance(u[y], u[~y])  # unsorted input

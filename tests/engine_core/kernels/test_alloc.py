@@ -10,6 +10,7 @@ from engine_core.kernels.alloc import (
     capped_multinomial,
     capped_multinomial_cells,
     exact_subset,
+    exact_subset_cells,
     lrr,
 )
 
@@ -218,3 +219,29 @@ def test_cells_batch_names_the_first_failing_cell():
             np.ones(3, bool), False, np.zeros((3, 3), np.uint64),
             workers=2, state="T", where=["cell 0", "cell 1", "cell 2"],
         )  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 9), st.integers(0, 9)), max_size=10), st.integers(0, 2**31)
+)
+def test_subset_cells_equal_one_call_per_cell(cells, seed):
+    rng = np.random.default_rng(seed)
+    sizes = [n for n, _ in cells]
+    bounds = np.r_[0, np.cumsum(sizes)].astype(np.int64)
+    w = rng.random(int(bounds[-1])) * (rng.random(int(bounds[-1])) > 0.2)
+    u = rng.random(int(bounds[-1])) * 0.98 + 0.01
+    ks = np.array(
+        [min(k, int((w[bounds[i] : bounds[i + 1]] > 0).sum())) for i, (_, k) in enumerate(cells)],
+        np.int64,
+    )
+    want = [
+        bounds[i]
+        + exact_subset(int(ks[i]), w[bounds[i] : bounds[i + 1]], u[bounds[i] : bounds[i + 1]])
+        for i in range(len(cells))
+    ]
+    want = np.concatenate(want) if want else np.zeros(0, np.int64)
+    for workers in (1, 2, 4):
+        got, status = exact_subset_cells(ks, w, u, bounds, workers=workers)
+        np.testing.assert_array_equal(got, want)
+        assert (status == 0).all()

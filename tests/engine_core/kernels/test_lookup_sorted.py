@@ -41,3 +41,16 @@ def test_large_spread_keys_with_duplicates_and_skew():
     q = np.r_[k[::7], rng.integers(0, 2**63, 50_000, dtype=np.uint64), np.uint64(2**64 - 1)]
     idx = SortedIndex(k)
     np.testing.assert_array_equal(idx.positions(q), np.searchsorted(k, q))
+
+
+def test_threaded_queries_equal_numpy(monkeypatch):
+    from engine_core.kernels import lookup
+
+    monkeypatch.setattr(lookup, "PARALLEL_MIN", 7)
+    monkeypatch.setattr(lookup, "THREADS", 3)
+    rng = np.random.default_rng(3)
+    keys = np.sort(rng.integers(0, 2**40, 500, dtype=np.uint64))
+    q = rng.integers(0, 2**40, 1001, dtype=np.uint64)
+    for side in ("left", "right"):
+        got = lookup.find_sorted(keys, q, side)
+        np.testing.assert_array_equal(got, np.searchsorted(keys, q, side))
