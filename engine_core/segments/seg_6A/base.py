@@ -17,6 +17,7 @@ from engine_core.errors import EngineError
 from engine_core.identity import entity_ids, id_keys
 from engine_core.kernels.lookup import find_sorted
 from engine_core.kernels.sorting import lex_order
+from engine_core.parallel import ordered_map
 from engine_core.rng.detmath import exp, log
 from engine_core.rng.ledger import RngLedger
 from engine_core.rng.units import Family
@@ -161,22 +162,6 @@ def _bucket_order(key: np.ndarray, seconds: list[np.ndarray]) -> np.ndarray:
     if all(np.asarray(s).dtype.kind in "iub" for s in seconds):
         return lex_order(low, *seconds)
     return np.lexsort([*seconds[::-1], low])
-
-
-def ordered_map(fn, items, workers: int):
-    """``map(fn, items)`` on ``workers`` threads, results in item order, at most
-    ``workers + 1`` in flight (memory stays bounded by a few items)."""
-    if workers <= 1:
-        yield from map(fn, items)
-        return
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        pending: deque = deque()
-        for it in items:
-            pending.append(pool.submit(fn, it))
-            if len(pending) > workers:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
 
 
 def _write_parts(staged, parts, workers: int) -> int:
