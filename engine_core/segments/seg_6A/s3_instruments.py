@@ -384,7 +384,8 @@ def _tokens(rng, pol, cells, cards, phys, cnp, expect, plan_real):
         else np.zeros(ck.size, np.int64)
     )
     second = []
+    edges = np.searchsorted(pool_cell, np.arange(ck.size + 1))  # pool_cell is non-decreasing
     for i in np.flatnonzero(n2 > 0):
-        m = np.flatnonzero(pool_cell == i)
+        m = np.arange(edges[i], edges[i + 1])
         second.append(np.sort(first[m[exact_subset(int(n2[i]), np.ones(m.size), skey[m])]]))
     return first, (np.concatenate(second) if second else np.zeros(0, np.int64))
