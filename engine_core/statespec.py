@@ -82,6 +82,9 @@ class Segment:
     # one op per check; follow fresh upstream bundles (declarative automation)
     checks_in_one_pass: bool = False
     eager: bool = False
+    # "blocking_checks_passed": the S0 assets follow fresh upstream bundles only once every
+    # blocking check of those deps passed (layer3 §5: 6B.S0 on the 6A bundle)
+    gate_condition: str = ""
     # layer 3 (layer3 §5): integrity checks are check specs of the producing state's
     # multi-asset; realism gates are read from the validation state's published report
     report_gates: bool = False

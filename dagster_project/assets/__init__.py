@@ -31,6 +31,7 @@ def _state_assets(reg: Registry) -> tuple:
                 spec,
                 extra,
                 eager=bool(seg and seg.eager),
+                gate_condition=seg.gate_condition if seg and spec.state == "S0" else "",
                 dictionary=reg.dictionary,
                 checks=checks,
                 report_gates=report,

@@ -117,11 +117,25 @@ def group_of(spec: StateSpec, d) -> str:
     return f"{layer}_{spec.segment}" if layer == "layer3" else f"seg_{spec.segment}"
 
 
+def automation_condition(eager: bool, gate_condition: str = ""):
+    """``eager`` (layer2 §6.3); a gate with ``blocking_checks_passed`` also waits until
+    every blocking check of its deps passed (layer3 §5, 6B.S0)."""
+    if gate_condition == "blocking_checks_passed":
+        return (
+            dg.AutomationCondition.eager()
+            & dg.AutomationCondition.all_deps_blocking_checks_passed()
+        )
+    if gate_condition:
+        raise ValueError(f"gate_condition {gate_condition!r} unknown")
+    return dg.AutomationCondition.eager() if eager else None
+
+
 def state_asset(
     spec: StateSpec,
     extra_deps=(),
     *,
     eager: bool = False,
+    gate_condition: str = "",
     dictionary=None,
     checks=(),
     report_gates: bool = False,
@@ -141,7 +155,7 @@ def state_asset(
             kinds={"parquet"} if d.dataset(ds).format == "parquet" else {"json"},
             # layer2 §6.3: a segment marked eager follows fresh upstream bundles (the default
             # automation sensor is off until switched on in the UI)
-            automation_condition=dg.AutomationCondition.eager() if eager else None,
+            automation_condition=automation_condition(eager, gate_condition),
         )
         for ds in spec.outputs
     ]

@@ -222,6 +222,11 @@ def capped_multinomial(
     return (cnt, int(big_n), assign) if units else (cnt, int(big_n))
 
 
+def round_half_even(x: float) -> int:
+    """The integerisation of every planned count (L3.4): nearest, ties to even."""
+    return int(np.round(x))  # numpy rounds half to even
+
+
 def lrr(total, x, tb, *, state="ENGINE", where="cell") -> np.ndarray:
     counts, st = lrr_tb_nb(
         np.int64(total), np.ascontiguousarray(x, np.float64), np.ascontiguousarray(tb, np.float64)

@@ -29,12 +29,17 @@ def sys_nb(total, w, u):
     for i in range(n):
         csum += rem[i]
     scale = np.float64(r) / csum
+    # the last unit is pinned on the last item with a remainder: R − u can round to R − 1
+    # in float64, and an item with no remainder (zero weight, integral quota) takes none
+    last = n - 1
+    while last > 0 and rem[last] <= 0.0:
+        last -= 1
     c = 0.0
     k_prev = np.int64(0)
     for i in range(n):
         c += rem[i]
-        if i == n - 1:
-            k = r  # pinned: R − u can round to R − 1 in float64
+        if i >= last:
+            k = r
         else:
             k = np.int64(np.ceil(c * scale - u))
             if k < k_prev:

@@ -76,6 +76,27 @@ def verify_upstream(ctx: RunContext, segment: str, upstream: list[str]) -> dict[
     return out
 
 
+def hashgate_layer3(
+    ctx: RunContext, segment: str, upstream: list[str], scenario: str | None = None
+) -> dict[str, str]:
+    """``verify_upstream`` with the layer-3 S0 codes (layer3 §3.1, §4.1):
+    ``UPSTREAM_HASHGATE_MISSING`` (no flag, no index, an indexed file gone) or
+    ``UPSTREAM_HASHGATE_DIGEST_MISMATCH``; ``scenario``: gate that scenario's bundles."""
+    from dataclasses import replace
+
+    c = replace(ctx, scenario_id=scenario) if scenario else ctx
+    try:
+        return verify_upstream(c, segment, upstream)
+    except EngineError as e:
+        code = (
+            "UPSTREAM_HASHGATE_MISSING"
+            if "missing" in e.message
+            else "UPSTREAM_HASHGATE_DIGEST_MISMATCH"
+        )
+        where = f" (scenario {scenario})" if scenario else ""
+        raise EngineError(code, f"{segment}.S0", f"{e.message}{where}") from None
+
+
 def run_gate(
     ctx: RunContext,
     segment: str,

@@ -1,6 +1,7 @@
 """Layer-3 Dagster wiring (layer3 §5): a failing enforced 6A realism gate publishes the
 bundle without ``_passed.flag`` and fails its asset check with ERROR, carrying the measured
-value and band; the S5 data assets and their integrity checks are still reported."""
+value and band; the S5 data assets and their integrity checks are still reported, and 6B.S0
+(eager once the 6A bundle's blocking checks passed) refuses the unflagged bundle."""
 
 import dagster as dg
 
@@ -47,3 +48,28 @@ def test_failing_6a_gate_withholds_the_flag_and_fails_its_check(tmp_path, monkey
     assert r13.metadata["band"].value is not None
     assert evals["6A_S5_I09_roles"].passed  # integrity of the published S5 tables
     assert all(e.passed for n, e in evals.items() if n != "6A_S5_R13" and "_I0" in n)
+
+    # the withheld flag blocks 6B.S0: its HashGate refuses the bundle, nothing is published
+    s0 = next(a for a in materializable_assets() if a.node_def.name == "6b_s0")
+    blocked = dg.materialize(
+        [s0],
+        instance=instance,
+        partition_key=partition_key(42, m.worlds[0]),
+        resources={"engine": EngineResource(data_root=str(tmp_path), profiles=["tiny"])},
+        raise_on_error=False,
+    )
+    assert not blocked.success
+    failure = next(e for e in blocked.all_events if e.event_type_value == "STEP_FAILURE")
+    err = failure.step_failure_data.user_failure_data
+    assert err.metadata["code"].value == "6B.S0.UPSTREAM_HASHGATE_MISSING"
+    assert not (tmp_path / "layer3/6B").exists()
+
+
+def test_6b_gate_follows_the_6a_bundle_only_after_its_blocking_checks_passed():
+    s0 = next(a for a in materializable_assets() if a.node_def.name == "6b_s0")
+    for spec in s0.specs:
+        labels = str(spec.automation_condition)
+        assert "all_deps_blocking_checks_passed" in labels and "eager" in labels
+        assert dg.AssetKey(["layer3", "6A", "validation_bundle_6A"]) in {
+            d.asset_key for d in spec.deps
+        }

@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def traced(tmp_path_factory):
-    """The tiny world through 6A (baseline), recording what each state opened."""
+    """The tiny world through every registered state (baseline), recording what each state
+    opened."""
     import engine_core.runner as runner
 
     seen: dict[str, set] = {}
@@ -40,7 +41,7 @@ def traced(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setattr(runner, "bind_state", spy)
     try:
-        run_world(profile="tiny", seed=42, data_root=root, until="6A", scenario="baseline")
+        run_world(profile="tiny", seed=42, data_root=root, scenario="baseline")
     finally:
         mp.undo()
     return root, seen

@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 
 from engine_core.errors import EngineError
 from engine_core.identity import entity_ids, id_keys
+from engine_core.kernels.alloc import round_half_even as round_half_even  # re-exported
 from engine_core.kernels.lookup import find_sorted
 from engine_core.kernels.sorting import lex_order
 from engine_core.parallel import ordered_map
@@ -27,10 +28,6 @@ DOMAIN_SEP = "fw.l3.v1"
 ROWS_PER_PART = 1_000_000
 EPOCH = dt.date(1970, 1, 1)
 PARTY_TYPES = ("RETAIL", "BUSINESS")  # canonical cell order (layer3 §3.0)
-
-
-def round_half_even(x: float) -> int:
-    return int(np.round(x))  # numpy rounds half to even
 
 
 def ln1(sigma: float, z: np.ndarray) -> np.ndarray:

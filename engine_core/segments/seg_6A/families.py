@@ -18,45 +18,18 @@ Pure Python: imported by S0 and by tests without numba or pyarrow.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from engine_core.rng.family_table import (
+    CAPPED_MULTINOMIAL,
+    FIELDS,
+    LAWS,
+    RING,
+    STRIDE,
+    Family,
+)
+from engine_core.rng.family_table import family as _f
+from engine_core.rng.family_table import registry_mismatch as _mismatch
 
-STRIDE = "stride"
-CAPPED_MULTINOMIAL = "capped_multinomial"
-RING = "ring"
-LAWS = (STRIDE, CAPPED_MULTINOMIAL, RING)
 SAMPLERS = ("as241", "alias", "efraimidis")
-FIELDS = ("family_id", "state", "domain_key", "unit", "stride", "draws", "samplers", "law")
-
-
-@dataclass(frozen=True)
-class Family:
-    family_id: str
-    state: str
-    domain_key: str
-    unit: str
-    stride: int
-    draws: str
-    samplers: tuple[str, ...]
-    law: str
-
-    def row(self) -> dict:
-        """The family as its ``rng_6A`` row (``samplers`` as a list)."""
-        return {
-            "family_id": self.family_id,
-            "state": self.state,
-            "domain_key": self.domain_key,
-            "unit": self.unit,
-            "stride": self.stride,
-            "draws": self.draws,
-            "samplers": list(self.samplers),
-            "law": self.law,
-        }
-
-
-def _f(family_id, domain_key, unit, stride, draws, samplers=(), law=STRIDE) -> Family:
-    return Family(
-        family_id, family_id.split(".")[1], domain_key, unit, stride, draws, tuple(samplers), law
-    )
 
 
 _S2_CELL = "{country}|{party_type}|{segment}|{account_type}"
@@ -142,51 +115,19 @@ BY_ID: dict[str, Family] = {f.family_id: f for f in FAMILIES}
 
 
 def registry_mismatch(doc: dict) -> str | None:
-    """One line naming the first difference between a loaded ``rng_6A`` document's
-    ``families`` and ``FAMILIES`` (row order included), or ``None`` if they are identical."""
-    rows = doc.get("families") if isinstance(doc, dict) else None
-    if not isinstance(rows, list):
-        return "rng_6A: /families is missing or not a list"
-    for i, (row, fam) in enumerate(zip(rows, FAMILIES, strict=False)):
-        want = fam.row()
-        if not isinstance(row, dict):
-            return f"rng_6A: /families/{i}: not a mapping (registry {fam.family_id})"
-        if row.get("family_id") != fam.family_id:
-            got = row.get("family_id")
-            where = "unknown to the registry" if got not in BY_ID else "out of registry order"
-            return (
-                f"rng_6A: /families/{i}/family_id: {got!r} ({where}); "
-                f"registry has {fam.family_id!r} here"
-            )
-        for key in FIELDS:
-            if key not in row:
-                return f"rng_6A: /families/{i}/{key}: missing ({fam.family_id})"
-            got = (
-                list(row[key])
-                if key == "samplers" and isinstance(row[key], (list, tuple))
-                else row[key]
-            )
-            if got != want[key] or type(got) is not type(want[key]):
-                return (
-                    f"rng_6A: /families/{i}/{key}: {row[key]!r} != registry {want[key]!r} "
-                    f"({fam.family_id})"
-                )
-        extra = sorted(set(row) - set(FIELDS))
-        if extra:
-            return f"rng_6A: /families/{i}/{extra[0]}: not a registry field ({fam.family_id})"
-    if len(rows) < len(FAMILIES):
-        return (
-            f"rng_6A: /families: {len(rows)} rows, registry has {len(FAMILIES)} "
-            f"(first missing {FAMILIES[len(rows)].family_id})"
-        )
-    if len(rows) > len(FAMILIES):
-        extra = rows[len(FAMILIES)]
-        fid = extra.get("family_id") if isinstance(extra, dict) else extra
-        return (
-            f"rng_6A: /families/{len(FAMILIES)}: {fid!r} is not in the registry "
-            f"({len(rows)} rows, registry has {len(FAMILIES)})"
-        )
-    return None
+    """The first difference between a loaded ``rng_6A`` document and ``FAMILIES``."""
+    return _mismatch(doc, FAMILIES, "rng_6A")
 
 
-__all__ = ["FAMILIES", "BY_ID", "Family", "registry_mismatch"]
+__all__ = [
+    "BY_ID",
+    "CAPPED_MULTINOMIAL",
+    "FAMILIES",
+    "FIELDS",
+    "LAWS",
+    "RING",
+    "SAMPLERS",
+    "STRIDE",
+    "Family",
+    "registry_mismatch",
+]

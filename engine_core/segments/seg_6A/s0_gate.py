@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import replace
 
 from engine_core.errors import EngineError
-from engine_core.segments.sealing import run_gate, seal_segment, upstream_of, verify_upstream
+from engine_core.segments.sealing import hashgate_layer3, run_gate, seal_segment, upstream_of
 from engine_core.segments.seg_6A.families import registry_mismatch
 from engine_core.segments.state_io import open_state
 
@@ -19,17 +19,7 @@ STATE = "6A.S0"
 
 
 def _gate(ctx, segs, scenario=None) -> dict[str, str]:
-    c = replace(ctx, scenario_id=scenario) if scenario else ctx
-    try:
-        return verify_upstream(c, "6A", segs)
-    except EngineError as e:
-        code = (
-            "UPSTREAM_HASHGATE_MISSING"
-            if "missing" in e.message
-            else "UPSTREAM_HASHGATE_DIGEST_MISMATCH"
-        )
-        where = f" (scenario {scenario})" if scenario else ""
-        raise EngineError(code, STATE, f"{e.message}{where}") from None
+    return hashgate_layer3(ctx, "6A", segs, scenario)
 
 
 def check_region_map(countries: dict, region_map: dict) -> None:

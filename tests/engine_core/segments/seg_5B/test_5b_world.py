@@ -85,7 +85,12 @@ def test_arrivals_conserve_counts_and_route_consistently(tiny5b, scenario):
     )
     assert rep["status"] == "PASS"
     hard = [r for r in rep["checks"] if r["kind"] == "integrity"]
-    assert len(rep["checks"]) == 19 and [r["status"] for r in hard] == ["PASS"] * 12
+    assert len(rep["checks"]) == 19 and len(hard) == 12
+    # the tiny world's DST windows hold ~2 500 arrivals, under T3's 5 000 support floor:
+    # SKIPPED for low power (reported as such); every other integrity check passes
+    off = {r["check_id"]: r for r in hard if r["status"] != "PASS"}
+    assert set(off) <= {"5B.S4.T3"}
+    assert all(r["status"] == "SKIPPED" and r["measured"]["power"] == "low" for r in off.values())
 
 
 def test_dense_outputs_are_positional(tiny5b):
