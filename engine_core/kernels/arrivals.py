@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from engine_core.rng.alias import alias_pick_csr_nb
 from engine_core.rng.philox import ctr_add_nb, philox_nb
 from engine_core.rng.uniform import scale53_nb, uniform01_nb
 
@@ -22,16 +23,6 @@ ERR_NAMES = {
     ERR_EDGE_TABLE: "EDGE_TABLE_MISSING",
     ERR_SETTLE_TZ: "SETTLEMENT_TZ_MISSING",
 }
-
-
-@njit(nogil=True, cache=True, inline="always")
-def _pick(x, q, alias, lo, hi):
-    """alias_pick (layer2 §1.7) on the slots ``lo:hi`` of the flat arrays; one word, exact."""
-    j, f = scale53_nb(x, np.uint64(hi - lo))
-    jj = lo + np.int64(j)
-    if f < (q[jj] << np.uint64(21)):
-        return jj
-    return lo + np.int64(alias[jj])
 
 
 @njit(nogil=True, cache=True)
@@ -134,7 +125,7 @@ def expand_arrivals(
                 st = m_settle_tz[m]
                 if st < 0:
                     return (np.int64(r) << 8) | ERR_SETTLE_TZ
-                j = _pick(scratch_a1[k], et_q, et_alias, et_off[e], et_off[e + 1])
+                j = alias_pick_csr_nb(scratch_a1[k], et_q, et_alias, et_off[e], et_off[e + 1])
                 tz = et_tz[j]
                 o_is_virtual[i] = True
                 o_edge[i] = et_edge_id[j]
@@ -150,7 +141,7 @@ def expand_arrivals(
                 s = row_site_table[r]
                 if s < 0:
                     return (np.int64(r) << 8) | ERR_SITE_TABLE
-                j = _pick(scratch_a1[k], st_q, st_alias, st_off[s], st_off[s + 1])
+                j = alias_pick_csr_nb(scratch_a1[k], st_q, st_alias, st_off[s], st_off[s + 1])
                 o_is_virtual[i] = False
                 o_site[i] = st_site_id[j]
                 o_edge[i] = 0

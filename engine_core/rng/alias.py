@@ -113,6 +113,17 @@ def alias_pick_nb(x, q, alias):
     return np.int64(alias[j])
 
 
+@njit(nogil=True, cache=True, inline="always")
+def alias_pick_csr_nb(x, q, alias, lo, hi):
+    """alias_pick on the slots ``lo:hi`` of flat (CSR) tables built by
+    ``alias_build_batch_nb`` (table-local ``alias``); one word, exact."""
+    j, f = scale53_nb(x, np.uint64(hi - lo))
+    jj = lo + np.int64(j)
+    if f < (q[jj] << np.uint64(21)):
+        return jj
+    return lo + np.int64(alias[jj])
+
+
 @dataclass(frozen=True)
 class AliasTable:
     """A built table. ``order`` maps slot → position in the caller's input arrays."""

@@ -131,3 +131,28 @@ class Family:
         return unit_words_nb(
             np.uint64(key), np.uint64(hi), np.uint64(lo), first_unit, n_units, stride
         )
+
+
+class StateRng:
+    """A state's families (from its segment's family table, checked against ``rng_<SEG>``
+    by the segment's S0) and the one ledger they trace into. A family whose row says
+    ``scenario: false`` is keyed with scenario id "" (the same stream in every scenario)."""
+
+    def __init__(self, ctx, state: str, families, domain_sep: str):
+        short = state.split(".")[1]
+        self.table = {f.family_id: f for f in families}
+        self.ids = tuple(f.family_id for f in families if f.state == short)
+        self.ledger = RngLedger(state, domain_sep, self.ids)
+        self._ctx = ctx
+        self.stride = {f.family_id: f.stride for f in families}
+
+    @property
+    def workers(self) -> int:  # threads for cell-parallel kernels (never enters the data)
+        return self._ctx.workers
+
+    def family(self, name: str) -> Family:
+        segment = self.ledger.state.split(".")[0]
+        fid = name if name.startswith(f"{segment}.") else f"{self.ledger.state}.{name}"
+        scoped = self.table[fid].scenario
+        scenario = (self._ctx.scenario_id or "") if scoped else ""
+        return Family(self.ledger, fid, self._ctx, scenario_id=scenario)

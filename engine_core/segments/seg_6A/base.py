@@ -19,9 +19,15 @@ from engine_core.kernels.alloc import round_half_even as round_half_even  # re-e
 from engine_core.kernels.lookup import find_sorted
 from engine_core.kernels.sorting import lex_order
 from engine_core.parallel import ordered_map
+from engine_core.rng import units
 from engine_core.rng.detmath import exp, log
-from engine_core.rng.ledger import RngLedger
-from engine_core.rng.units import Family
+from engine_core.segments.columns import Coded as Coded  # re-exported (6A modules use base.*)
+from engine_core.segments.columns import coded as coded
+from engine_core.segments.columns import codes_and_vocab as codes_and_vocab
+from engine_core.segments.columns import codes_of as codes_of
+from engine_core.segments.columns import dates as dates
+from engine_core.segments.columns import nullable_u64 as nullable_u64
+from engine_core.segments.columns import sorted_codes as sorted_codes
 from engine_core.segments.seg_6A.families import FAMILIES
 
 DOMAIN_SEP = "fw.l3.v1"
@@ -41,24 +47,11 @@ def power(x, a: float) -> np.ndarray:
 
 
 # --- RNG -----------------------------------------------------------------------------------
-class StateRng:
-    """The state's families (from the register, checked against ``rng_6A`` by S0) and the
-    one ledger they trace into."""
+class StateRng(units.StateRng):
+    """The 6A state's families (``FAMILIES``, checked against ``rng_6A`` by S0)."""
 
     def __init__(self, ctx, state: str):
-        short = state.split(".")[1]
-        self.ids = tuple(f.family_id for f in FAMILIES if f.state == short)
-        self.ledger = RngLedger(state, DOMAIN_SEP, self.ids)
-        self._ctx = ctx
-        self.stride = {f.family_id: f.stride for f in FAMILIES}
-
-    @property
-    def workers(self) -> int:  # threads for cell-parallel kernels (never enters the data)
-        return self._ctx.workers
-
-    def family(self, name: str) -> Family:
-        fid = name if name.startswith("6A.") else f"{self.ledger.state}.{name}"
-        return Family(self.ledger, fid, self._ctx)
+        super().__init__(ctx, state, FAMILIES, DOMAIN_SEP)
 
 
 # --- ids -----------------------------------------------------------------------------------
@@ -88,22 +81,8 @@ def regions_of(countries_pol: dict, region_map_pol: dict, world: list[str], stat
 
 
 # --- columns -------------------------------------------------------------------------------
-def coded(codes: np.ndarray, vocab: list[str], *, dictionary: bool = True) -> pa.Array:
-    """A string column from int codes into ``vocab`` (no Python object per row)."""
-    d = pa.DictionaryArray.from_arrays(pa.array(np.asarray(codes, np.int32)), pa.array(vocab))
-    return d if dictionary else d.cast(pa.string())
-
-
-def dates(days_since_epoch: np.ndarray) -> pa.Array:
-    return pa.array(np.asarray(days_since_epoch, np.int32), pa.date32())
-
-
 def day_number(d: dt.date) -> int:
     return (d - EPOCH).days
-
-
-def nullable_u64(values: np.ndarray, valid: np.ndarray) -> pa.Array:
-    return pa.array(values.astype(np.uint64), pa.uint64(), mask=~np.asarray(valid, bool))
 
 
 # --- writer order (L3.5): radix buckets by the top 8 bits of the sort id ---------------------
@@ -276,74 +255,6 @@ def in_set(col, values) -> np.ndarray:
             m = pc.is_in(ch.cast(pa.string()), value_set=vs)
             out.append(pc.fill_null(m, False).to_numpy(zero_copy_only=False))
     return np.concatenate(out) if out else np.zeros(0, bool)
-
-
-def codes_of(col, vocab: list[str], *, missing: int | None = None) -> np.ndarray:
-    """Int codes of a string column in ``vocab``; a value outside it is ``missing`` (or an
-    error when ``missing`` is None)."""
-    if isinstance(col, pa.ChunkedArray):
-        col = col.combine_chunks()
-    if pa.types.is_dictionary(col.type):
-        col = col.cast(pa.string())
-    idx = pc.fill_null(pc.index_in(col, value_set=pa.array(vocab, pa.string())), -1)
-    out = idx.to_numpy(zero_copy_only=False).astype(np.int64)
-    if missing is None and (out < 0).any():
-        raise EngineError(
-            "SCHEMA_VIOLATION", detail=f"value {col[int(np.argmin(out))]} not in {vocab[:5]}…"
-        )
-    return out
-
-
-def sorted_codes(values) -> tuple[list[str], np.ndarray]:
-    """``np.unique(values.astype(str), return_inverse=True)`` by a hash dictionary (O(n);
-    sorting millions of strings is not): the sorted distinct labels and each row's code."""
-    x = values if isinstance(values, pa.Array | pa.ChunkedArray) else np.asarray(values)
-    if isinstance(x, np.ndarray) and x.dtype.kind == "U" and x.size and x.dtype.itemsize:
-        # fixed-width UTF-32 rows hashed in place as binary (no per-row conversion)
-        w = x.dtype.itemsize
-        buf = pa.py_buffer(np.ascontiguousarray(x))
-        enc = pc.dictionary_encode(
-            pa.FixedSizeBinaryArray.from_buffers(pa.binary(w), x.size, [None, buf])
-        )
-        vocab = [v.decode("utf-32-le").rstrip("\x00") for v in enc.dictionary.to_pylist()]
-    else:
-        arr = x if not isinstance(x, np.ndarray) else pa.array(x, pa.string())
-        if isinstance(arr, pa.ChunkedArray):  # large inputs arrive in chunks
-            arr = arr.combine_chunks()
-        enc = pc.dictionary_encode(arr)
-        vocab = enc.dictionary.to_pylist()
-    order = sorted(range(len(vocab)), key=vocab.__getitem__)
-    rank = np.empty(len(vocab), np.int64)
-    rank[order] = np.arange(len(vocab))
-    return [vocab[i] for i in order], rank[enc.indices.to_numpy(zero_copy_only=False)]
-
-
-class Coded:
-    """A string column as its sorted distinct values and an int code per row: rows are
-    gathered and grouped as integers, strings exist once per distinct value."""
-
-    __slots__ = ("vocab", "codes")
-
-    def __init__(self, vocab: list[str], codes: np.ndarray):
-        self.vocab, self.codes = vocab, codes
-
-    @classmethod
-    def of(cls, col) -> Coded:  # a non-null Arrow string or dictionary column
-        return cls(*sorted_codes(col.cast(pa.string())))
-
-    def __getitem__(self, idx) -> Coded:
-        return Coded(self.vocab, self.codes[idx])
-
-    @property
-    def size(self) -> int:
-        return int(self.codes.size)
-
-
-def codes_and_vocab(values) -> tuple[list[str], np.ndarray]:
-    """(sorted vocabulary, codes) of a ``Coded`` or of any string column."""
-    if isinstance(values, Coded):
-        return values.vocab, values.codes
-    return sorted_codes(values)
 
 
 # --- canonical party cells --------------------------------------------------------------

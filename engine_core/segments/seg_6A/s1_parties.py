@@ -21,6 +21,7 @@ from engine_core.rng.detmath import exp
 from engine_core.rng.samplers import as241
 from engine_core.rng.uniform import uniform01
 from engine_core.segments.seg_6A import base
+from engine_core.segments.seg_6A.api import cell_of
 from engine_core.segments.seg_6A.base import PARTY_TYPES, ln1, power, round_half_even
 from engine_core.segments.seg_6A.checks_integrity import i01_ids, i03_counts, i05_regions, i07_trace
 from engine_core.segments.state_io import open_state
@@ -89,10 +90,7 @@ def households_nb(offsets, shuffle_u, size_u, cdf):
 def home_cells(lat, lon, tz_codes, grid: float):
     """Site cells ``(⌊lat/g⌋+90/g)·(360/g) + ⌊lon/g⌋+180/g``, their site counts and modal
     tzid code (ties: lexicographically smallest, codes being sorted tzids)."""
-    per_row = int(round(360 / grid))
-    cell = (np.floor(lat / grid) + 90 / grid).astype(np.int64) * per_row + (
-        np.floor(lon / grid) + 180 / grid
-    ).astype(np.int64)
+    cell = cell_of(lat, lon, grid)
     cells, inv, counts = np.unique(cell, return_inverse=True, return_counts=True)
     pair = inv.astype(np.int64) * (int(tz_codes.max()) + 1 if tz_codes.size else 1) + tz_codes
     pairs, pc = np.unique(pair, return_counts=True)

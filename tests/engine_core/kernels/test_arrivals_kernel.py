@@ -5,8 +5,9 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from engine_core.kernels.arrivals import _pick, tz_offset_us
+from engine_core.kernels.arrivals import tz_offset_us
 from engine_core.kernels.latent import MODEL_IID, MODEL_OU, latent_nb
+from engine_core.rng.alias import alias_pick_csr_nb as _pick
 from engine_core.rng.alias import build_alias_table
 
 
