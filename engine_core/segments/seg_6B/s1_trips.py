@@ -88,9 +88,10 @@ def plan_trips(rng, parties: dict, pol: dict, countries, dest_table: Csr, h0: in
     return Trips(party, seq, dest, start, end)
 
 
-def rosters(trips: Trips, parties: dict, n_countries: int, h0: int, h_end: int):
+def rosters(trips: Trips, parties: dict, n_countries: int, h0: int, h_end: int, can_pay=None):
     """``(roster table, T)``: per group ``(country·D + day)·2 + party type`` the travellers
-    present (ALIAS on ``activity_cp``) and their summed activity ``T``."""
+    present (ALIAS on ``activity_cp``) and their summed activity ``T``; ``can_pay``: the
+    parties with a card-present instrument (only they can be drawn at a terminal)."""
     n_days = -(-(h_end - h0) // DAY_US)
     d0 = np.maximum((trips.start - h0) // DAY_US, 0)
     d1 = np.minimum((trips.end - 1 - h0) // DAY_US, n_days - 1)
@@ -103,6 +104,9 @@ def rosters(trips: Trips, parties: dict, n_countries: int, h0: int, h_end: int):
     o = lex_order(group, party)
     keep = np.r_[True, (group[o][1:] != group[o][:-1]) | (party[o][1:] != party[o][:-1])]
     group, party = group[o][keep], party[o][keep]
+    if can_pay is not None:
+        ok = np.asarray(can_pay, bool)[party]
+        group, party = group[ok], party[ok]
     n_groups = n_countries * n_days * 2
     act = parties["act_cp"].astype(np.float64)[party]
     table = csr(group, n_groups, party, weights=act, state="6B.S1", what="traveller rosters")
