@@ -190,3 +190,19 @@ def entity_ids(kind_keys: np.ndarray, first: int, n: int) -> np.ndarray:
     """Ids of ordinals ``first … first+n−1`` as uint64 (vectorised ``entity_id``)."""
     out = np.empty(int(n), dtype=np.uint64)
     return _ids_nb(np.uint64(first), int(n), np.asarray(kind_keys, np.uint64), out)
+
+
+@njit(nogil=True, cache=True)
+def _ids_at_nb(ordinals, keys, out):
+    k0, k1, k2, k3 = keys[0], keys[1], keys[2], keys[3]
+    y0 = _perm_nb(np.uint64(0), k0, k1, k2, k3)
+    for j in range(ordinals.shape[0]):
+        y = _perm_nb(ordinals[j] + np.uint64(1), k0, k1, k2, k3)
+        out[j] = y | (y0 & (np.uint64(0) - np.uint64(y == 0)))
+    return out
+
+
+def entity_ids_at(kind_keys: np.ndarray, ordinals: np.ndarray) -> np.ndarray:
+    """Ids of arbitrary ordinals (6B transaction ordinals are sparse: ``4a + k``, L3.2)."""
+    x = np.ascontiguousarray(ordinals, np.uint64)
+    return _ids_at_nb(x, np.asarray(kind_keys, np.uint64), np.empty(x.size, np.uint64))

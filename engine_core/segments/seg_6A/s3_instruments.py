@@ -286,17 +286,24 @@ def run(ctx):
             "usage_weight": pa.array(usage.astype(np.float32)),
         }
     )
+    # 2×10^7 instruments at reference: drop the column arrays (now held by the table) and
+    # the card attributes before the sorted writes double the table
+    acc_ids = a_id[inst["account"]]
+    by_type = np.bincount(inst["type"], minlength=len(TYPES))
+    roles = inst["role"]
+    del inst, attrs, tok_attr, cards, is_tok, is_th, src, scheme, bin6, tier, issue, expiry
+    del usage, parent_id, iss, holders, h_role, a_owner, a_cell, a_type, a_open
     base.write_sorted(io, "s3_instrument_base_6A", table, instrument_id)
+    del table
     links = pa.table(
         {
-            "account_id": a_id[inst["account"]],
+            "account_id": acc_ids,
             "instrument_id": instrument_id,
-            "link_role": base.coded(inst["role"], list(ROLES)),
+            "link_role": base.coded(roles, list(ROLES)),
         }
     )
-    base.write_sorted(
-        io, "s3_account_instrument_links_6A", links, a_id[inst["account"]], second=(instrument_id,)
-    )
+    base.write_sorted(io, "s3_account_instrument_links_6A", links, acc_ids, second=(instrument_id,))
+    del links
     base.write_sorted(
         io,
         "s3_bin_catalogue_6A",
@@ -304,7 +311,6 @@ def run(ctx):
         bins.column("bin6").to_numpy().astype(np.uint64) << np.uint64(40),
     )
     io.publish_ledger(rng.ledger)
-    by_type = np.bincount(inst["type"], minlength=len(TYPES))
     return io.result(
         rows=n_inst,
         metadata={

@@ -201,6 +201,8 @@ def run(ctx):
         links.targets("CARD_ON_FILE", "TOKEN_BINDING"),
         inst_id,
     )
+    # the link graph's inputs are held by ``links`` now (tens of millions of rows at reference)
+    del l_kind, l_dev, l_target, sh_d, pub_d, sh_m, pub_m, party_dev, t_dev, tok_rows
 
     countries_pol = io.policy("countries_6A")
     ip_vocab, ip_code = base.sorted_codes(ip_iso)  # per distinct country, not per IP
@@ -227,6 +229,7 @@ def run(ctx):
         }
     )
     base.write_sorted(io, "s4_device_base_6A", dtab, device_id)
+    del dtab, os_code, age, first_seen
     link_table = links.table(device_id, dev["merchant"])
     base.write_sorted(
         io,
@@ -235,6 +238,7 @@ def run(ctx):
         device_id[links.dev],
         second=(links.role, links.target),
     )
+    del link_table
     iso_codes = (
         np.array([iso_all.index(c) for c in ip_vocab], np.int64)[ip_code] if n_ip else np.zeros(0)
     )

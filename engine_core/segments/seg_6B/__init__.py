@@ -5,7 +5,7 @@ ML-ready export and the 6B HashGate. Scenario-scoped: one partition per (seed, w
 Landed so far: S0 (the gate). S1–S5 are declared here as they land; S0's seal plan grows
 with their declared reads (``registry.seal_plan``)."""
 
-from engine_core.segments.seg_6B import s0_gate
+from engine_core.segments.seg_6B import s0_gate, s1_state
 from engine_core.statespec import Segment, State
 
 SEGMENT = Segment(
@@ -26,6 +26,39 @@ SEGMENT = Segment(
                 "legit_flows_6B",
                 "weekly_profile_6B",
                 "rng_6B",
+            ),
+            scenario_scoped=True,
+        ),
+        State(
+            "S1",
+            s1_state.run,
+            reads=(
+                "s0_gate_receipt_6B",
+                "arrival_events_5B",
+                "merchant_universe",
+                "s1_country_reference",
+                "site_locations",
+                "outlet_catalogue",
+                "edge_catalogue_3B",
+                "tz_timetable_cache",
+                "s1_party_base_6A",
+                "s2_account_base_6A",
+                "s3_instrument_base_6A",
+                "s4_device_base_6A",
+                "s4_device_links_6A",
+                "s4_ip_base_6A",
+                "s4_ip_links_6A",
+                "countries_6A",
+                "currencies_6A",
+                "fx_static_6A",
+                "region_map_6A",
+                "segmentation_6A",
+                "population_6A",
+                "attachment_6B",
+                "amounts_6B",
+                "auth_6B",
+                "legit_flows_6B",
+                "weekly_profile_6B",
             ),
             scenario_scoped=True,
         ),

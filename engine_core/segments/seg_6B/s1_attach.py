@@ -176,6 +176,7 @@ def attach_nb(  # fmt: skip
     o_party = np.empty(n, np.int64)
     o_inst = np.empty(n, np.int64)
     o_dev = np.full(n, -1, np.int64)
+    o_used = np.full(n, -1, np.int64)  # the device used (o_dev: as reported, null if unseen)
     o_ip = np.full(n, -1, np.int64)
     o_term = np.full(n, -1, np.int64)
     o_amt = np.empty(n, np.float64)
@@ -281,6 +282,7 @@ def attach_nb(  # fmt: skip
                 else:
                     v = (u6 - sc[4]) / (1.0 - sc[4]) if n_cof > 0 else u6
                     dev = _alias(_word(v), pd_ptr, pd_it, pd_q, pd_a, party)
+            o_used[i] = dev
             if dev >= 0 and uniform01_nb(w[5]) < sc[2]:
                 o_dev[i] = dev
             dest = -1
@@ -307,6 +309,7 @@ def attach_nb(  # fmt: skip
             o_term[i] = t_items[t_ptr[s] + min(k, nt - 1)]
             if is_wallet:
                 o_dev[i] = i_bound[inst]
+                o_used[i] = i_bound[inst]
         # --- amount (slot 9) and authorisation (slots 10, 11)
         z = as241_nb(uniform01_nb(w[9]))
         ln_a = ln_med[g] + sigma[g] * z + m_tau[m] + seg_shift[p_seg[party]]
@@ -351,4 +354,5 @@ def attach_nb(  # fmt: skip
     return (
         o_type, o_route, o_party, o_inst, o_dev, o_ip, o_term, o_amt, o_ok, o_code, o_entry,
         o_auth, o_xb, o_ref_ts, o_ref_amt, o_ref_linked, o_ver_ts, o_ver_one, fallbacks, err,
+        o_used,
     )  # fmt: skip

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from engine_core.errors import EngineError
 from engine_core.kernels.csr import Csr, csr
 from engine_core.kernels.lookup import find_sorted
 from engine_core.segments.columns import codes_of
@@ -82,13 +83,19 @@ def parties(io, countries, segments, tzids) -> Parties:
             "travel_propensity",
         ],
     )
+    tz = codes_of(t.column("home_tzid"), list(tzids), missing=-1)
+    if (tz < 0).any():
+        bad = t.column("home_tzid")[int(np.argmin(tz))]
+        raise EngineError(
+            "TZ_LOOKUP_FAILED", "6B.S1", f"s1_party_base_6A: home_tzid {bad} is not in the tz cache"
+        )
     return Parties(
         id=_np(t, "party_id"),
         ptype=codes_of(t.column("party_type"), list(PARTY_TYPES)),
         seg=codes_of(t.column("segment_id"), list(segments)),
         country=codes_of(t.column("country_iso"), list(countries)),
         cell=_np(t, "home_cell_id").astype(np.int64),
-        tz=codes_of(t.column("home_tzid"), list(tzids)),
+        tz=tz,
         act_cp=_np(t, "activity_cp").astype(np.float64),
         act_cnp=_np(t, "activity_cnp").astype(np.float64),
         travel=_np(t, "travel_propensity").astype(np.float64),

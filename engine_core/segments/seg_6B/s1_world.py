@@ -54,6 +54,9 @@ class World:
     roster_mass: np.ndarray
     n_days: int
     accounts: dict
+    dests: object  # trip destinations / transfer corridors (Csr per home country)
+    household: np.ndarray  # household row per party (−1: none)
+    access_account: tuple[np.ndarray, np.ndarray]  # ACCOUNT_ACCESS (device row, account row)
 
 
 def _countries(io) -> list[str]:
@@ -125,8 +128,25 @@ def build(io, ctx, rng, pols: dict, h0: int, h_end: int, tzids: list[str]) -> Wo
         countries, regions, region_of, segments, tzids, par, aff, h0, h_end,
         m_id, mcc, group_of_mcc(par, mcc), codes_of(mu.column("home_country_iso"), countries),
         tau, quasi, stream, s_id, s_country, s_local, parties, inst, dev, routes, trips,
-        rosters, mass, n_days, accounts,
+        rosters, mass, n_days, accounts, dests, _households(io, parties),
+        _access(io, dev.id, accounts["id"]),
     )  # fmt: skip
+
+
+def _households(io, parties) -> np.ndarray:
+    hh = io.read_table("s1_party_base_6A", ["household_id"]).column(0)
+    ids = hh.fill_null(0).to_numpy()
+    uniq, inv = np.unique(ids, return_inverse=True)
+    return np.where(ids == 0, -1, inv.ravel() - (1 if uniq.size and uniq[0] == 0 else 0))
+
+
+def _access(io, dev_ids, account_ids):
+    t = io.read_table("s4_device_links_6A", ["device_id", "link_role", "account_id"])
+    role = codes_of(t.column("link_role"), ["ACCOUNT_ACCESS"], missing=-1)
+    keep = role == 0
+    dev = find_sorted(dev_ids, t.column("device_id").to_numpy()[keep])
+    acc = find_sorted(account_ids, t.column("account_id").fill_null(0).to_numpy()[keep])
+    return dev, acc
 
 
 def attach(w: World, merchant_row, seq, ts, virtual, site_row) -> dict:
@@ -160,7 +180,7 @@ def attach(w: World, merchant_row, seq, ts, virtual, site_row) -> dict:
     names = (
         "ptype", "route", "party", "instrument", "device", "ip", "terminal", "amount_usd",
         "approved", "code", "entry", "auth", "cross_border", "refund_ts", "refund_usd",
-        "refund_linked", "verify_ts", "verify_one", "fallbacks", "err",
+        "refund_linked", "verify_ts", "verify_one", "fallbacks", "err", "device_used",
     )  # fmt: skip
     res = dict(zip(names, out, strict=True))
     code, where = (int(x) for x in res["err"])
