@@ -13,10 +13,12 @@ import pyarrow as pa
 from numba import njit
 
 from engine_core.kernels.arrivals import tz_offset_us
+from engine_core.kernels.csr import csr
 from engine_core.kernels.sorting import lex_order
 from engine_core.segments.columns import codes_of
 from engine_core.segments.seg_6B import checks_s1 as C
 from engine_core.segments.seg_6B import s1_attach as K
+from engine_core.segments.seg_6B import s1_tables as T
 from engine_core.segments.seg_6B import txn as X
 
 STATE = "6B.S1"
@@ -102,7 +104,7 @@ class Rows:
     def _table(self, c: dict) -> pa.Table:
         w = self.w
         part, self.part = self.part, self.part + 1
-        C.i04_channels(c, w.inst.type[c["inst"]] == 4, part)
+        C.i04_channels(c, w.inst.type[c["inst"]] == T.WALLET, part)
         C.i05_entities(c, self.links, part)
         C.i06_clock(c, w.parties.tz[c["party"]], w.h0, w.h_end, self._local, part)
         ids = X.txn_ids(self.ctx, c["txn_index"])
@@ -260,15 +262,10 @@ class Rows:
         is_p = np.asarray(w.accounts["primary"], bool)
         prim[w.accounts["owner"][is_p]] = np.flatnonzero(is_p)
         self.primary = prim
-        th = np.flatnonzero(w.inst.type == 5)
-        handle_of_acc = np.full(w.accounts["id"].size, -1, np.int64)
-        handle_of_acc[w.inst.account[th]] = th
-        handle = np.where(prim >= 0, handle_of_acc[np.maximum(prim, 0)], -1)
+        handle = np.where(prim >= 0, self._handle_of(np.maximum(prim, 0)), -1)
         acc_row = w.access_account  # device-link rows: (device row, account row)
         owner = w.accounts["owner"][acc_row[1]]
         on_primary = prim[owner] == acc_row[1]
-        from engine_core.kernels.csr import csr
-
         access = csr(
             owner[on_primary], n, acc_row[0][on_primary], key=w.dev.id[acc_row[0][on_primary]]
         )
@@ -322,8 +319,9 @@ class Rows:
         return self._table(_cat(parts))
 
     def _handle_of(self, account):
+        """The TRANSFER_HANDLE instrument row of each account (−1: none)."""
         w = self.w
-        th = np.flatnonzero(w.inst.type == 5)
+        th = np.flatnonzero(w.inst.type == T.HANDLE)
         lut = np.full(w.accounts["id"].size, -1, np.int64)
         lut[w.inst.account[th]] = th
         return lut[account]

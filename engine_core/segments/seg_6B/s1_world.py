@@ -17,7 +17,7 @@ from engine_core.segments.seg_6B import s1_attach as K
 from engine_core.segments.seg_6B import s1_tables as T
 from engine_core.segments.seg_6B import s1_trips
 from engine_core.segments.seg_6B.affinity import affinity_matrix
-from engine_core.segments.seg_6B.s1_params import Params, group_of_mcc
+from engine_core.segments.seg_6B.s1_params import Params, group_of_mcc, params
 
 STATE = "6B.S1"
 
@@ -71,8 +71,6 @@ def build(io, ctx, rng, pols: dict, h0: int, h_end: int, tzids: list[str]) -> Wo
     region_of = np.array([regions.index(cmap[c]) for c in countries], np.int64)
     seg_pol = pols["segmentation_6A"]
     segments = [s for t in seg_pol["party_types"] for s in seg_pol["segments"][t]]
-    from engine_core.segments.seg_6B.s1_params import params
-
     par = params(
         pols["attachment_6B"],
         pols["amounts_6B"],
