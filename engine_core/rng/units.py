@@ -11,7 +11,7 @@ import numpy as np
 from numba import njit
 
 from engine_core.rng.ledger import RngLedger
-from engine_core.rng.philox import fill_blocks_nb
+from engine_core.rng.philox import ctr_add_nb, fill_blocks_nb, philox_nb
 from engine_core.rng.streams import StreamPrefix, ctr_add
 
 
@@ -156,3 +156,17 @@ class StateRng:
         scoped = self.table[fid].scenario
         scenario = (self._ctx.scenario_id or "") if scoped else ""
         return Family(self.ledger, fid, self._ctx, scenario_id=scenario)
+
+
+@njit(nogil=True, cache=True)
+def slot_words_nb(keys, his, los, stream, unit, slot, stride):
+    """Slot ``slot[i]`` of unit ``unit[i]`` of stream ``stream[i]`` (L3.3 layout: word
+    ``s mod 2`` of block ``unit·B + ⌊s/2⌋``), for sparse reads of wide units."""
+    out = np.empty(unit.shape[0], dtype=np.uint64)
+    for i in range(unit.shape[0]):
+        s = stream[i]
+        block = np.uint64(unit[i]) * np.uint64(stride) + np.uint64(slot[i] >> 1)
+        hi, lo, _ = ctr_add_nb(his[s], los[s], block)
+        x0, x1 = philox_nb(lo, hi, keys[s])
+        out[i] = x0 if (slot[i] & 1) == 0 else x1
+    return out

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine_core.kernels.csr import Csr, csr, pick
-from engine_core.kernels.sorting import lex_order
 from engine_core.kernels.weekly_time import build_laws, draw_times
 from engine_core.rng.detmath import exp, log
 from engine_core.rng.samplers import as241, poisson_inv
 from engine_core.rng.uniform import uniform01
+from engine_core.segments.seg_6B.party_units import PartyUnits
 
 MONTH_DAYS = 30.44
 DAY_US = 86_400 * 1_000_000
@@ -47,29 +47,6 @@ class Flows:
     used: np.ndarray  # the device used (``device``: as reported)
 
 
-def _cells(rng, name, parties, countries, stride):
-    """Words ``(parties, 2·stride)`` of a per-party family (cells (country, type), units in
-    party_id order), the cell keys and each party's cell."""
-    fam = rng.family(name)
-    order = lex_order(parties["country"], parties["ptype"])
-    cell = parties["country"][order] * 2 + parties["ptype"][order]
-    n = cell.size
-    starts = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]]) if n else np.zeros(0, np.int64)
-    counts = np.diff(np.r_[starts, n])
-    keys = [f"{countries[c // 2]}|{PARTY_TYPES[c % 2]}" for c in cell[starts].tolist()]
-    words = np.empty((n, 2 * stride), np.uint64)
-    words[order] = fam.cells(keys, counts, stride, trace=False)
-    return fam, words, keys, order, starts, counts
-
-
-def _trace(fam, keys, order, starts, counts, stride, k, per):
-    for i, key in enumerate(keys):
-        rows = order[starts[i] : starts[i] + counts[i]]
-        fam.trace(
-            fam.stream(key), blocks=int(counts[i]) * stride, draws=int((1 + per * k[rows]).sum())
-        )
-
-
 def _expand(k):
     party = np.repeat(np.arange(k.size), k)
     j = np.arange(party.size) - np.repeat(np.cumsum(k) - k, k)
@@ -95,15 +72,17 @@ def transfers(rng, parties, pol, countries, groups, dest: Csr, tz, handle, acces
     ``handle``: the party's primary-account handle (−1: none); ``access``: party → its
     ACCOUNT_ACCESS devices on that account; ``p_device``: device data present
     (``attachment.availability.p_device_data_banking``)."""
-    fam, words, keys, order, starts, counts = _cells(rng, "p2p", parties, countries, P2P_STRIDE)
+    units = PartyUnits(rng.family("p2p"), parties, countries, P2P_STRIDE)
     H = (h_end - h0) / DAY_US
     rate = np.array([pol["p2p_per_month"][t] for t in PARTY_TYPES])[parties["ptype"]]
     mu = np.where(handle >= 0, rate * H / MONTH_DAYS, 0.0)
-    k = np.minimum(poisson_inv(uniform01(words[:, 0]), mu), P2P_CAP).astype(np.int64)
-    _trace(fam, keys, order, starts, counts, P2P_STRIDE, k, 8)
+    n = mu.size
+    k = np.minimum(poisson_inv(uniform01(units.words(np.arange(n), 0)), mu), P2P_CAP)
+    k = k.astype(np.int64)
+    units.trace((1 + 8 * k).astype(np.float64))
     party, j = _expand(k)
     s = 1 + 8 * j
-    slot = [words[party, s + i] for i in range(8)]
+    slot = [units.words(party, s + i) for i in range(8)]
     ts = draw_times(tz["laws"], tz["zone"][party], uniform01(slot[0]))
     cdf = np.cumsum([pol["p2p_route"][r] for r in ROUTES])
     route = np.searchsorted(cdf / cdf[-1], uniform01(slot[1]), side="right")
@@ -142,20 +121,20 @@ def transfers(rng, parties, pol, countries, groups, dest: Csr, tz, handle, acces
 
 
 def credits(rng, parties, pol, countries, dest: Csr, tz, handle, h0, h_end):
-    fam, words, keys, order, starts, counts = _cells(
-        rng, "credit", parties, countries, CREDIT_STRIDE
-    )
+    units = PartyUnits(rng.family("credit"), parties, countries, CREDIT_STRIDE)
     H = (h_end - h0) / DAY_US
     rate = np.array([pol["credit_per_month"][t] for t in PARTY_TYPES])[parties["ptype"]]
     mu = np.where(handle >= 0, rate * H / MONTH_DAYS, 0.0)
-    k = np.minimum(poisson_inv(uniform01(words[:, 0]), mu), CREDIT_CAP).astype(np.int64)
-    _trace(fam, keys, order, starts, counts, CREDIT_STRIDE, k, 3)
+    n = mu.size
+    k = np.minimum(poisson_inv(uniform01(units.words(np.arange(n), 0)), mu), CREDIT_CAP)
+    k = k.astype(np.int64)
+    units.trace((1 + 3 * k).astype(np.float64))
     party, j = _expand(k)
     s = 1 + 3 * j
-    ts = draw_times(tz["laws"], tz["zone"][party], uniform01(words[party, s]))
+    ts = draw_times(tz["laws"], tz["zone"][party], uniform01(units.words(party, s)))
     med = np.array([pol["credit_median_usd"][t] for t in PARTY_TYPES])[parties["ptype"][party]]
-    amount = exp(log(med) + pol["credit_sigma"] * as241(uniform01(words[party, s + 1])))
-    u = uniform01(words[party, s + 2])
+    amount = exp(log(med) + pol["credit_sigma"] * as241(uniform01(units.words(party, s + 1))))
+    u = uniform01(units.words(party, s + 2))
     home = parties["country"][party]
     foreign = u >= 1.0 - pol["p_credit_foreign"]
     v = (u - (1.0 - pol["p_credit_foreign"])) / pol["p_credit_foreign"]

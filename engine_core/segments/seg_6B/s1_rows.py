@@ -8,6 +8,8 @@ the account's), ``amount_minor = round_half_even(amount_usd / usd_per_unit · 10
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pyarrow as pa
 from numba import njit
@@ -32,6 +34,22 @@ def _local_us(tz, ts, tz_start, tz_initial, trans_us, off_s):
     return out
 
 
+class Clock:
+    """``ts_local`` (µs) of UTC µs ``ts`` in zone codes ``tz`` (the tz cache's zone order)."""
+
+    def __init__(self, cache):
+        self.tzids = list(cache.tzids)
+        self.arrays = (
+            np.concatenate([[0], np.cumsum(cache.count)]).astype(np.int64),
+            cache.initial_offset.astype(np.int32),
+            cache.instants.astype(np.int64) * 1_000_000,
+            cache.offsets.astype(np.int32),
+        )
+
+    def __call__(self, tz, ts) -> np.ndarray:
+        return _local_us(np.asarray(tz, np.int64), np.asarray(ts, np.int64), *self.arrays)
+
+
 def _cat(parts: list[dict]) -> dict:
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
@@ -46,13 +64,8 @@ class _Links:
 class Rows:
     def __init__(self, ctx, w, cache, pols, io):
         self.ctx, self.w = ctx, w
-        self.tzids = list(cache.tzids)
-        self.tz = (
-            np.concatenate([[0], np.cumsum(cache.count)]).astype(np.int64),
-            cache.initial_offset.astype(np.int32),
-            cache.instants.astype(np.int64) * 1_000_000,
-            cache.offsets.astype(np.int32),
-        )
+        self.clock = Clock(cache)
+        self.tzids = self.clock.tzids
         ref = io.read_table("s1_country_reference", ["country_iso", "currency"])
         cur_of = dict(zip(ref.column(0).to_pylist(), ref.column(1).to_pylist(), strict=True))
         minor = pols["currencies_6A"]["minor_units"]
@@ -64,7 +77,8 @@ class Rows:
         self.usd = np.array([float(fx[c]) for c in self.currencies])
         self.a_cur = codes_of(acc_cur, self.currencies)
         self.n_rows = 0
-        self.part = 0
+        self.n_hours = int(-(-(w.h_end - w.h0) // X.HOUR_US))
+        self._lock = threading.Lock()
         self.handle, self.access = self.banking()
         self.links = self._links()
         self.cells: list[np.ndarray] = []
@@ -76,7 +90,7 @@ class Rows:
 
     # --- shared column pieces -------------------------------------------------------------
     def _local(self, tz, ts):
-        return _local_us(np.asarray(tz, np.int64), np.asarray(ts, np.int64), *self.tz)
+        return self.clock(tz, ts)
 
     def _money(self, usd, cur):
         minor = np.round(usd / self.usd[cur] * self.exp10[cur]).astype(np.int64)  # half-even
@@ -101,9 +115,8 @@ class Rows:
             pool,
         )
 
-    def _table(self, c: dict) -> pa.Table:
+    def _table(self, c: dict, part: int) -> pa.Table:
         w = self.w
-        part, self.part = self.part, self.part + 1
         C.i04_channels(c, w.inst.type[c["inst"]] == T.WALLET, part)
         C.i05_entities(c, self.links, part)
         C.i06_clock(c, w.parties.tz[c["party"]], w.h0, w.h_end, self._local, part)
@@ -151,7 +164,8 @@ class Rows:
             "hour_index": ((c["ts"] - w.h0) // X.HOUR_US).astype(np.uint32),
             "n_children": c["children"].astype(np.uint8),
         }  # fmt: skip
-        self.n_rows += ids.size
+        with self._lock:  # chunks run on worker threads; sums do not depend on their order
+            self.n_rows += ids.size
         schema = self.ctx.dictionary.arrow_schema_of("s1_legit_txns_6B")
         return X.table(cols, schema)
 
@@ -164,7 +178,7 @@ class Rows:
         return (np.where(rows >= 0, ids[np.maximum(rows, 0)], 0), rows < 0)
 
     # --- arrival runs ---------------------------------------------------------------------
-    def arrival_run(self, a0, t, m_row, ts, virt, out) -> pa.Table:
+    def arrival_run(self, part, a0, t, m_row, ts, virt, out) -> pa.Table:
         w, n = self.w, ts.size
         a = a0 + np.arange(n, dtype=np.int64)
         party, inst = out["party"], out["instrument"]
@@ -234,23 +248,32 @@ class Rows:
             parts.append(v)
         c = _cat(parts)
         self._count(c, out, virt, ref.sum(), ver.sum())
-        return self._table(c)
+        return self._table(c, part)
 
     def _count(self, c, out, virt, n_ref, n_ver):
-        st = self.stats
         ch = virt.astype(np.int64)
-        np.add.at(st["routes"], (ch, out["route"].astype(np.int64)), 1)
-        st["fallbacks"] += out["fallbacks"]
-        st["n"] += np.bincount(ch, minlength=2)
-        st["approved"] += np.bincount(ch, weights=out["approved"], minlength=2).astype(np.int64)
-        st["xb"] += np.bincount(ch, weights=out["cross_border"], minlength=2).astype(np.int64)
-        st["refunds"] += int(n_ref)
-        st["verifications"] += int(n_ver)
+        routes = np.zeros_like(self.stats["routes"])
+        np.add.at(routes, (ch, out["route"].astype(np.int64)), 1)
         hour = (c["ts"] - self.w.h0) // X.HOUR_US
         conv = (c["source"] == 0) & (c["children"] == 0)
-        key = np.stack([c["m"], c["m_country"], hour, c["channel"], conv]).T
-        uniq, cnt = np.unique(key, axis=0, return_counts=True)
-        self.cells.append(np.column_stack([uniq, cnt]))
+        key = self._cell_key(c["m"], c["m_country"], hour, c["channel"])
+        uniq, inv = np.unique(key, return_inverse=True)
+        cell = (uniq, np.bincount(inv, minlength=uniq.size), np.bincount(inv, conv, uniq.size))
+        with self._lock:
+            st = self.stats
+            st["routes"] += routes
+            st["fallbacks"] += out["fallbacks"]
+            st["n"] += np.bincount(ch, minlength=2)
+            st["approved"] += np.bincount(ch, out["approved"], minlength=2).astype(np.int64)
+            st["xb"] += np.bincount(ch, out["cross_border"], minlength=2).astype(np.int64)
+            st["refunds"] += int(n_ref)
+            st["verifications"] += int(n_ver)
+            self.cells.append(cell)
+
+    def _cell_key(self, m, country, hour, channel):
+        """One int64 per (merchant row, country, hour, channel): merchant-major order."""
+        n_c, n_h = len(self.w.countries), self.n_hours
+        return ((m * n_c + country) * n_h + hour) * 2 + channel
 
     # --- online banking -------------------------------------------------------------------
     def banking(self):
@@ -274,7 +297,7 @@ class Rows:
     def household_row(self):
         return self.w.household
 
-    def flow_run(self, tr, cr, p0, p1, n_arrivals) -> pa.Table:
+    def flow_run(self, part, tr, cr, p0, p1, n_arrivals) -> pa.Table:
         w = self.w
         n_p = w.parties.id.size
         parts = []
@@ -316,7 +339,7 @@ class Rows:
             self.stats["transfers" if kind == 3 else "credits"] += m
         if not parts:
             return self.ctx.dictionary.arrow_schema_of("s1_legit_txns_6B").empty_table()
-        return self._table(_cat(parts))
+        return self._table(_cat(parts), part)
 
     def _handle_of(self, account):
         """The TRANSFER_HANDLE instrument row of each account (−1: none)."""
@@ -343,16 +366,14 @@ class Rows:
 
     def hourly_table(self) -> pa.Table:
         w = self.w
-        if self.cells:
-            allc = np.concatenate(self.cells)
-        else:
-            allc = np.zeros((0, 6), np.int64)
-        key = allc[:, :4]
-        uniq, inv = np.unique(key, axis=0, return_inverse=True)
-        inv = inv.ravel()
-        n_rows = np.bincount(inv, weights=allc[:, 5], minlength=uniq.shape[0]).astype(np.int64)
-        conv = np.bincount(inv, weights=allc[:, 5] * allc[:, 4], minlength=uniq.shape[0])
-        m, c, h, ch = (uniq[:, i] for i in range(4))
+        keys = np.concatenate([k for k, _, _ in self.cells]) if self.cells else np.zeros(0, int)
+        uniq, inv = np.unique(keys, return_inverse=True)
+        n_rows = np.bincount(inv, np.concatenate([n for _, n, _ in self.cells]), uniq.size)
+        conv = np.bincount(inv, np.concatenate([v for _, _, v in self.cells]), uniq.size)
+        n_c, n_h = len(w.countries), self.n_hours
+        ch, rest = uniq % 2, uniq // 2
+        h, rest = rest % n_h, rest // n_h
+        c, m = rest % n_c, rest // n_c
         o = lex_order(w.m_id[m], c, h, ch)
         return pa.table(
             {

@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 
 from engine_core.errors import EngineError
 from engine_core.kernels.lookup import find_sorted
+from engine_core.parallel import ordered_map
 from engine_core.rng.units import StateRng
 from engine_core.segments.seg_6B import checks_s1 as C
 from engine_core.segments.seg_6B import s1_flows as F
@@ -93,23 +94,32 @@ def run(ctx):
     seq_max = np.full(w.m_id.size, -1, np.int64)
     seq_n = np.zeros(w.m_id.size, np.int64)
 
+    def chunk(item):
+        part, (a0, t) = item
+        m_row = find_sorted(w.m_id, t.column("merchant_id").to_numpy())
+        seq = t.column("arrival_seq").to_numpy().astype(np.int64)
+        virt = t.column("is_virtual").to_numpy(zero_copy_only=False)
+        _routable(t, virt, edges, a0)
+        s_row = np.where(
+            virt, -1, np.searchsorted(w.s_id, t.column("site_id").fill_null(0).to_numpy())
+        )
+        ts = pc.cast(t.column("ts_utc"), pa.int64()).to_numpy()
+        out = s1_world.attach(w, m_row, seq, ts, virt, s_row)
+        return rows.arrival_run(part, a0, t, m_row, ts, virt, out), m_row, seq
+
     def runs():
-        done = 0
-        for a0, t in arrival_chunks(parts, chunk_rows):
-            m_row = find_sorted(w.m_id, t.column("merchant_id").to_numpy())
-            seq = t.column("arrival_seq").to_numpy().astype(np.int64)
+        done, n_parts = 0, 0
+        # chunks on worker threads (nogil kernel, Arrow), written in chunk order by this one
+        for table, m_row, seq in ordered_map(
+            chunk, enumerate(arrival_chunks(parts, chunk_rows)), ctx.workers
+        ):
             np.maximum.at(seq_max, m_row, seq)
             seq_n[:] += np.bincount(m_row, minlength=w.m_id.size)
-            virt = t.column("is_virtual").to_numpy(zero_copy_only=False)
-            site = t.column("site_id")
-            _routable(t, virt, edges, a0)
-            s_row = np.where(virt, -1, np.searchsorted(w.s_id, site.fill_null(0).to_numpy()))
-            ts = pc.cast(t.column("ts_utc"), pa.int64()).to_numpy()
-            out = s1_world.attach(w, m_row, seq, ts, virt, s_row)
-            done += t.num_rows
+            done += seq.size
+            n_parts += 1
             if ctx.progress:
                 ctx.progress(STATE, done, n_arrivals)
-            yield rows.arrival_run(a0, t, m_row, ts, virt, out)
+            yield table
         handle, access = rows.handle, rows.access
         tz = F.time_laws(
             cache, w.parties.tz, list(cache.tzids), pols["weekly_profile_6B"]["weights"], h0, h_end
@@ -136,8 +146,8 @@ def run(ctx):
         )
         cr = F.credits(rng, pdict, flows, w.countries, dests, tz, handle, h0, h_end)
         n_p = w.parties.id.size
-        for p0 in range(0, max(n_p, 1), PARTY_CHUNK):
-            yield rows.flow_run(tr, cr, p0, min(p0 + PARTY_CHUNK, n_p), n_arrivals)
+        for i, p0 in enumerate(range(0, max(n_p, 1), PARTY_CHUNK)):
+            yield rows.flow_run(n_parts + i, tr, cr, p0, min(p0 + PARTY_CHUNK, n_p), n_arrivals)
 
     io.write("s1_legit_txns_6B", runs())
     attach = rng.family("attach")

@@ -20,6 +20,7 @@ from engine_core.kernels.sorting import lex_order
 from engine_core.rng.detmath import exp, log
 from engine_core.rng.samplers import as241, poisson_inv
 from engine_core.rng.uniform import uniform01
+from engine_core.segments.seg_6B.party_units import PartyUnits
 
 DAY_US = 86_400 * 1_000_000
 MAX_TRIPS = 16
@@ -54,28 +55,18 @@ def destinations(countries, region_of, outlets, affinity) -> Csr:
 def plan_trips(rng, parties: dict, pol: dict, countries, dest_table: Csr, h0: int, h_end: int):
     """Trips of every party. ``parties``: arrays ``ptype`` (0/1), ``country`` (code),
     ``travel`` (travel_propensity); rows in ``party_id`` order. ``h0``/``h_end`` in UTC µs."""
-    fam = rng.family("trips")
+    units = PartyUnits(rng.family("trips"), parties, countries, STRIDE)
     ptype, country = parties["ptype"], parties["country"]
     n = ptype.size
-    order = lex_order(country, ptype)  # cells in (country, type) order, parties by id inside
-    cell = country[order] * 2 + ptype[order]
-    starts = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]]) if n else np.zeros(0, np.int64)
-    counts = np.diff(np.r_[starts, n])
-    keys = [f"{countries[c // 2]}|{PARTY_TYPES[c % 2]}" for c in cell[starts].tolist()]
-    words = np.empty((n, 2 * STRIDE), np.uint64)
-    words[order] = fam.cells(keys, counts, STRIDE, trace=False)
     horizon_days = (h_end - h0) / DAY_US
     per_year = np.array([pol["trips_per_year"][t] for t in PARTY_TYPES])
     mu = parties["travel"].astype(np.float64) * per_year[ptype] * horizon_days / 365.0
-    k = np.minimum(poisson_inv(uniform01(words[:, 0]), mu), MAX_TRIPS).astype(np.int64)
-    for i, key in enumerate(keys):  # one event per cell: draws 1 + 3·trips per party
-        rows = order[starts[i] : starts[i] + counts[i]]
-        fam.trace(
-            fam.stream(key), blocks=int(counts[i]) * STRIDE, draws=int((1 + 3 * k[rows]).sum())
-        )
+    k = np.minimum(poisson_inv(uniform01(units.words(np.arange(n), 0)), mu), MAX_TRIPS)
+    k = k.astype(np.int64)
+    units.trace((1 + 3 * k).astype(np.float64))  # one event per cell: 1 + 3·trips per party
     party = np.repeat(np.arange(n), k)
     i = np.arange(party.size) - np.repeat(np.cumsum(k) - k, k)
-    w_dest, w_start, w_dur = (words[party, 1 + 3 * i + j] for j in range(3))
+    w_dest, w_start, w_dur = (units.words(party, 1 + 3 * i + j) for j in range(3))
     dest = pick(dest_table, country[party], w_dest)
     lo = h0 - 7 * DAY_US
     start = lo + (uniform01(w_start) * float(h_end - lo)).astype(np.int64)
