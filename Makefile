@@ -33,6 +33,7 @@ bench: setup
 	$(UV) run --frozen python bench/world.py
 	$(UV) run --frozen python bench/layer2.py --profiles small reference
 	$(UV) run --frozen python bench/layer3_6a.py --profiles small reference
+	$(UV) run --frozen python bench/layer3_6b.py --profiles small reference
 
 lint: setup
 	$(UV) run --frozen ruff check .
