@@ -105,12 +105,15 @@ def run(ctx):
         )
         ts = pc.cast(t.column("ts_utc"), pa.int64()).to_numpy()
         out = s1_world.attach(w, m_row, seq, ts, virt, s_row)
-        return rows.arrival_run(part, a0, t, m_row, ts, virt, out), m_row, seq
+        # each worker encodes its own part file (Parquet encode is a quarter of S1)
+        staged.write(part, rows.arrival_run(part, a0, t, m_row, ts, virt, out))
+        return m_row, seq
 
-    def runs():
+    def write_runs():
         done, n_parts = 0, 0
-        # chunks on worker threads (nogil kernel, Arrow), written in chunk order by this one
-        for table, m_row, seq in ordered_map(
+        # chunks on worker threads (nogil kernel, Arrow encode), part k = chunk k whatever
+        # the worker count; trace counts are merged here in chunk order
+        for m_row, seq in ordered_map(
             chunk, enumerate(arrival_chunks(parts, chunk_rows)), ctx.workers
         ):
             np.maximum.at(seq_max, m_row, seq)
@@ -119,7 +122,6 @@ def run(ctx):
             n_parts += 1
             if ctx.progress:
                 ctx.progress(STATE, done, n_arrivals)
-            yield table
         handle, access = rows.handle, rows.access
         tz = F.time_laws(
             cache, w.parties.tz, list(cache.tzids), pols["weekly_profile_6B"]["weights"], h0, h_end
@@ -147,9 +149,13 @@ def run(ctx):
         cr = F.credits(rng, pdict, flows, w.countries, dests, tz, handle, h0, h_end)
         n_p = w.parties.id.size
         for i, p0 in enumerate(range(0, max(n_p, 1), PARTY_CHUNK)):
-            yield rows.flow_run(n_parts + i, tr, cr, p0, min(p0 + PARTY_CHUNK, n_p), n_arrivals)
+            part = n_parts + i
+            p1 = min(p0 + PARTY_CHUNK, n_p)
+            staged.write(part, rows.flow_run(part, tr, cr, p0, p1, n_arrivals))
 
-    io.write("s1_legit_txns_6B", runs())
+    staged = io.staged("s1_legit_txns_6B")
+    write_runs()
+    io.add(staged.publish(rows.n_rows))
     attach = rng.family("attach")
     for m in np.flatnonzero(seq_n > 0):  # one event per merchant: 20 draws per arrival
         attach.trace((int(w.m_stream[0][m]), int(w.m_stream[1][m]), int(w.m_stream[2][m])),
