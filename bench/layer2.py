@@ -59,16 +59,19 @@ def child(profile: str, root: str, until: str, only: bool) -> dict:
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
-def bench_profile(profile: str, runs: int) -> dict:
-    root = tempfile.mkdtemp(prefix=f"fwe-bench5b-{profile}-")
+def bench_states(profile: str, runs: int, states, upstream: str, clear) -> dict:
+    """Build the world through ``upstream`` once (untimed), then per run delete the ``clear``
+    directories and run each state in its own subprocess; medians, peak RSS, rows."""
+    root = tempfile.mkdtemp(prefix=f"fwe-bench-{profile}-")
     try:
-        child(profile, root, "5A", False)
-        per: dict[str, list[float]] = {s: [] for s in STATES}
-        rss: dict[str, float] = dict.fromkeys(STATES, 0.0)
+        child(profile, root, upstream, False)
+        per: dict[str, list[float]] = {s: [] for s in states}
+        rss: dict[str, float] = dict.fromkeys(states, 0.0)
         rows: dict[str, int] = {}
         for _ in range(runs):
-            shutil.rmtree(Path(root) / "layer2" / "5B", ignore_errors=True)
-            for st in STATES:
+            for sub in clear:
+                shutil.rmtree(Path(root) / sub, ignore_errors=True)
+            for st in states:
                 out = child(profile, root, st, True)
                 r = out["rows"][-1]
                 per[st].append(r["seconds"])
@@ -81,6 +84,10 @@ def bench_profile(profile: str, runs: int) -> dict:
         }
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def bench_profile(profile: str, runs: int) -> dict:
+    return bench_states(profile, runs, STATES, "5A", ["layer2/5B"])
 
 
 def main() -> int:

@@ -12,13 +12,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import statistics
 import sys
-import tempfile
-from pathlib import Path
 
-from layer2 import child  # the one subprocess runner of the benches
+from layer2 import bench_states  # the one per-state subprocess runner of the benches
 from rich.console import Console
 from rich.table import Table
 
@@ -30,28 +26,7 @@ RSS_TARGET_MIB = 16 * 1024
 
 
 def bench_profile(profile: str, runs: int, states: list[str]) -> dict:
-    root = tempfile.mkdtemp(prefix=f"fwe-bench6b-{profile}-")
-    try:
-        child(profile, root, "6A", False)
-        per = {s: [] for s in states}
-        rss = dict.fromkeys(states, 0.0)
-        rows: dict[str, int] = {}
-        for _ in range(runs):
-            for sub in ("layer3/6B", ".digests/layer3/6B"):
-                shutil.rmtree(Path(root) / sub, ignore_errors=True)
-            for st in states:
-                out = child(profile, root, st, True)
-                r = out["rows"][-1]
-                per[st].append(r["seconds"])
-                rss[st] = max(rss[st], out["peak_mib"])
-                rows[st] = r["rows"]
-        return {
-            "seconds": {s: statistics.median(v) for s, v in per.items()},
-            "rss": rss,
-            "rows": rows,
-        }
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    return bench_states(profile, runs, states, "6A", ["layer3/6B", ".digests/layer3/6B"])
 
 
 def main() -> int:

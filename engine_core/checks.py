@@ -85,6 +85,20 @@ def equals(value, want) -> Outcome:
     return Outcome(value == want, value, want)
 
 
+def from_raising(fn: Callable[[RunContext], object]) -> Callable[[RunContext], Outcome]:
+    """An integrity function that raises ``EngineError`` on failure (the in-state form) as
+    a check function: its return value is the measured detail, the threshold "exact"."""
+
+    def run(ctx):
+        try:
+            detail = fn(ctx)
+        except EngineError as e:
+            return Outcome(False, e.message, "exact")
+        return Outcome(True, detail, "exact")
+
+    return run
+
+
 def not_evaluated(value) -> Outcome:
     """A gate with no threshold in this profile ("—" in REALISM): reported, passes."""
     return Outcome(True, value, "not evaluated in this profile")

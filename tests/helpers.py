@@ -15,3 +15,14 @@ def republish(ctx, dataset_id: str) -> None:
     refused earlier, as ``SEALED_DIGEST_MISMATCH`` (tested on its own)."""
     final = locate(ctx, dataset_id)
     write_record(ctx.data_root, final, partition_files(ctx.data_root, final))
+
+
+def object_paths(doc, path=()):
+    """The path of every mapping inside a policy document (where an unknown field may go)."""
+    if isinstance(doc, dict):
+        yield path
+        for k, v in doc.items():
+            yield from object_paths(v, (*path, k))
+    elif isinstance(doc, list):
+        for i, v in enumerate(doc):
+            yield from object_paths(v, (*path, i))

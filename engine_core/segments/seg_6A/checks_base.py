@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from engine_core.checks import Outcome
+from engine_core.checks import Outcome, from_raising
 from engine_core.errors import EngineError
 from engine_core.segments.common import read_table
 from engine_core.segments.seg_6A import base
@@ -19,17 +19,7 @@ def _t(ctx, ds, cols=None):
     return read_table(ctx, ds, cols, state=V)
 
 
-def _ok(fn):
-    """An integrity function that raises on failure → an Outcome."""
-
-    def run(ctx):
-        try:
-            detail = fn(ctx)
-        except EngineError as e:
-            return Outcome(False, e.message, "exact")
-        return Outcome(True, detail, "exact")
-
-    return run
+_ok = from_raising  # the engine-wide adapter, under the name the 6A checks use
 
 
 def _ids(ds, col):

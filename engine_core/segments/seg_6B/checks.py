@@ -9,9 +9,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from engine_core.checks import INTEGRITY, Check, Outcome
+from engine_core.checks import INTEGRITY, Check, from_raising
 from engine_core.errors import EngineError
-from engine_core.kernels.lookup import SortedIndex, find_sorted
+from engine_core.kernels.lookup import find_sorted
 from engine_core.segments.columns import codes_of
 from engine_core.segments.common import input_parts, read_json, read_table
 from engine_core.segments.seg_6B import checks_s1 as C
@@ -27,17 +27,6 @@ SCAN = [
     "merchant_id", "site_id", "edge_id", "terminal_id", "party_id", "instrument_id",
     "device_id", "ip_id", "parent_txn_id", "txn_index", "source", "arrival_index",
 ]  # fmt: skip
-
-
-def _ok(fn):
-    def run(ctx):
-        try:
-            detail = fn(ctx)
-        except EngineError as e:
-            return Outcome(False, e.message, "exact")
-        return Outcome(True, detail, "exact")
-
-    return run
 
 
 def _u(t, c):
@@ -134,10 +123,8 @@ def s1_trace(ctx) -> dict:
 
 
 CHECKS: list[Check] = [
-    Check("6B.S1.I01_rows", INTEGRITY, TXN, _ok(s1_rows),
+    Check("6B.S1.I01_rows", INTEGRITY, TXN, from_raising(s1_rows),
           "txn ids unique, runs sorted, channel and clock coherence, one row per 5B arrival"),
-    Check("6B.S1.I10_trace", INTEGRITY, "rng_trace_log_6B_S1", _ok(s1_trace),
+    Check("6B.S1.I10_trace", INTEGRITY, "rng_trace_log_6B_S1", from_raising(s1_trace),
           "RNG trace totals = family formulas (20 draws per arrival)"),
 ]  # fmt: skip
-
-__all__ = ["CHECKS", "SortedIndex"]

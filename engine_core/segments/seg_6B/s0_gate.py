@@ -16,6 +16,7 @@ from engine_core.segments.common import dataset_path
 from engine_core.segments.sealing import hashgate_layer3, run_gate, seal_segment, upstream_of
 from engine_core.segments.seg_6B.families import registry_mismatch
 from engine_core.segments.state_io import open_state
+from engine_core.timeutil import utc_str
 
 STATE = "6B.S0"
 SCENARIO_SEGMENTS = ("5A", "5B")  # HashGated for this scenario only
@@ -107,7 +108,8 @@ def check_profile_digest(ctx, io, up: dict[str, str]) -> str:
 
 
 def _iso(t: dt.datetime) -> str:
-    return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """A receipt (JSON) field, in the contract's ``utc_iso`` form."""
+    return utc_str(int(t.timestamp()))
 
 
 def run(ctx):

@@ -47,6 +47,22 @@ class Flows:
     used: np.ndarray  # the device used (``device``: as reported)
 
 
+def _counted(rng, family, stride, per, cap, per_month, parties, countries, handle, h0, h_end):
+    """Slot 0 of each party's unit: ``k ~ Poisson(per_month[type] · H/30.44)`` capped (0 for
+    a party without a transfer handle), traced as ``1 + per·k`` per party; returns the units,
+    the rows ``(party, j)`` of every flow and each flow's first slot ``1 + per·j``."""
+    units = PartyUnits(rng.family(family), parties, countries, stride)
+    months = (h_end - h0) / DAY_US / MONTH_DAYS
+    rate = np.array([per_month[t] for t in PARTY_TYPES])[parties["ptype"]]
+    mu = np.where(handle >= 0, rate * months, 0.0)
+    n = mu.size
+    k = np.minimum(poisson_inv(uniform01(units.words(np.arange(n), 0)), mu), cap)
+    k = k.astype(np.int64)
+    units.trace((1 + per * k).astype(np.float64))
+    party, j = _expand(k)
+    return units, party, j, 1 + per * j
+
+
 def _expand(k):
     party = np.repeat(np.arange(k.size), k)
     j = np.arange(party.size) - np.repeat(np.cumsum(k) - k, k)
@@ -72,16 +88,10 @@ def transfers(rng, parties, pol, countries, groups, dest: Csr, tz, handle, acces
     ``handle``: the party's primary-account handle (−1: none); ``access``: party → its
     ACCOUNT_ACCESS devices on that account; ``p_device``: device data present
     (``attachment.availability.p_device_data_banking``)."""
-    units = PartyUnits(rng.family("p2p"), parties, countries, P2P_STRIDE)
-    H = (h_end - h0) / DAY_US
-    rate = np.array([pol["p2p_per_month"][t] for t in PARTY_TYPES])[parties["ptype"]]
-    mu = np.where(handle >= 0, rate * H / MONTH_DAYS, 0.0)
-    n = mu.size
-    k = np.minimum(poisson_inv(uniform01(units.words(np.arange(n), 0)), mu), P2P_CAP)
-    k = k.astype(np.int64)
-    units.trace((1 + 8 * k).astype(np.float64))
-    party, j = _expand(k)
-    s = 1 + 8 * j
+    units, party, j, s = _counted(
+        rng, "p2p", P2P_STRIDE, 8, P2P_CAP, pol["p2p_per_month"], parties, countries, handle,
+        h0, h_end,
+    )  # fmt: skip
     slot = [units.words(party, s + i) for i in range(8)]
     ts = draw_times(tz["laws"], tz["zone"][party], uniform01(slot[0]))
     cdf = np.cumsum([pol["p2p_route"][r] for r in ROUTES])
@@ -121,16 +131,10 @@ def transfers(rng, parties, pol, countries, groups, dest: Csr, tz, handle, acces
 
 
 def credits(rng, parties, pol, countries, dest: Csr, tz, handle, h0, h_end):
-    units = PartyUnits(rng.family("credit"), parties, countries, CREDIT_STRIDE)
-    H = (h_end - h0) / DAY_US
-    rate = np.array([pol["credit_per_month"][t] for t in PARTY_TYPES])[parties["ptype"]]
-    mu = np.where(handle >= 0, rate * H / MONTH_DAYS, 0.0)
-    n = mu.size
-    k = np.minimum(poisson_inv(uniform01(units.words(np.arange(n), 0)), mu), CREDIT_CAP)
-    k = k.astype(np.int64)
-    units.trace((1 + 3 * k).astype(np.float64))
-    party, j = _expand(k)
-    s = 1 + 3 * j
+    units, party, j, s = _counted(
+        rng, "credit", CREDIT_STRIDE, 3, CREDIT_CAP, pol["credit_per_month"], parties,
+        countries, handle, h0, h_end,
+    )  # fmt: skip
     ts = draw_times(tz["laws"], tz["zone"][party], uniform01(units.words(party, s)))
     med = np.array([pol["credit_median_usd"][t] for t in PARTY_TYPES])[parties["ptype"][party]]
     amount = exp(log(med) + pol["credit_sigma"] * as241(uniform01(units.words(party, s + 1))))

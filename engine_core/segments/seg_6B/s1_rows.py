@@ -9,6 +9,7 @@ the account's), ``amount_minor = round_half_even(amount_usd / usd_per_unit · 10
 from __future__ import annotations
 
 import threading
+from functools import cached_property
 
 import numpy as np
 import pyarrow as pa
@@ -294,9 +295,6 @@ class Rows:
         )
         return handle, access
 
-    def household_row(self):
-        return self.w.household
-
     def flow_run(self, part, tr, cr, p0, p1, n_arrivals) -> pa.Table:
         w = self.w
         n_p = w.parties.id.size
@@ -341,13 +339,17 @@ class Rows:
             return self.ctx.dictionary.arrow_schema_of("s1_legit_txns_6B").empty_table()
         return self._table(_cat(parts), part)
 
-    def _handle_of(self, account):
-        """The TRANSFER_HANDLE instrument row of each account (−1: none)."""
+    @cached_property
+    def _handle_lut(self) -> np.ndarray:
+        """Account row → its TRANSFER_HANDLE instrument row (−1: none)."""
         w = self.w
         th = np.flatnonzero(w.inst.type == T.HANDLE)
         lut = np.full(w.accounts["id"].size, -1, np.int64)
         lut[w.inst.account[th]] = th
-        return lut[account]
+        return lut
+
+    def _handle_of(self, account):
+        return self._handle_lut[account]
 
     # --- the small tables -----------------------------------------------------------------
     def trips_table(self) -> pa.Table:

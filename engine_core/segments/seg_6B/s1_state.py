@@ -127,7 +127,7 @@ def run(ctx):
             cache, w.parties.tz, list(cache.tzids), pols["weekly_profile_6B"]["weights"], h0, h_end
         )
         pdict = {"ptype": w.parties.ptype, "country": w.parties.country, "cell": w.parties.cell}
-        groups = F.member_groups(pdict, rows.household_row(), len(w.countries))
+        groups = F.member_groups(pdict, w.household, len(w.countries))
         dests = w.dests
         flows = pols["legit_flows_6B"]
         p_dev = pols["attachment_6B"]["availability"]["p_device_data_banking"]

@@ -4,6 +4,7 @@ step 1), and the call that runs the kernel on one chunk of 5B arrivals."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -57,6 +58,13 @@ class World:
     dests: object  # trip destinations / transfer corridors (Csr per home country)
     household: np.ndarray  # household row per party (−1: none)
     access_account: tuple[np.ndarray, np.ndarray]  # ACCOUNT_ACCESS (device row, account row)
+
+    @cached_property
+    def trip_ptr(self) -> np.ndarray:
+        """Party row → its trips' range (trips are sorted by party)."""
+        ptr = np.zeros(self.parties.id.size + 1, np.int64)
+        np.cumsum(np.bincount(self.trips.party, minlength=self.parties.id.size), out=ptr[1:])
+        return ptr
 
 
 def _countries(io) -> list[str]:
@@ -150,8 +158,6 @@ def _access(io, dev_ids, account_ids):
 def attach(w: World, merchant_row, seq, ts, virtual, site_row) -> dict:
     """Run the arrival kernel on one chunk (rows in 5B order); returns its output arrays."""
     p, inst, dev, rt = w.parties, w.inst, w.dev, w.routes
-    tr_ptr = np.zeros(p.id.size + 1, np.int64)
-    np.cumsum(np.bincount(w.trips.party, minlength=p.id.size), out=tr_ptr[1:])
     out = K.attach_nb(
         np.ascontiguousarray(merchant_row, np.int64),
         np.ascontiguousarray(seq, np.int64),
@@ -165,7 +171,7 @@ def attach(w: World, merchant_row, seq, ts, virtual, site_row) -> dict:
         *rt.local.weighted(), *rt.domestic_cp.weighted(), *rt.domestic_cnp.weighted(),
         *rt.cross_border.weighted(), *w.rosters.weighted(), w.roster_mass, rt.residents,
         np.int64(w.h0), np.int64(w.n_days),
-        p.country, p.seg, tr_ptr, w.trips.start, w.trips.end, w.trips.dest,
+        p.country, p.seg, w.trip_ptr, w.trips.start, w.trips.end, w.trips.dest,
         *inst.cp.weighted(), *inst.cnp.weighted(),
         inst.type, inst.bound, inst.cof.ptr, inst.cof.items,
         np.int64(T.WALLET), np.int64(T.PREPAID),

@@ -98,5 +98,4 @@ __all__ = [
     "table",
     "transfer_ordinal",
     "txn_ids",
-    "_u64",
 ]

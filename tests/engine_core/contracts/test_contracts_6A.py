@@ -12,6 +12,7 @@ from engine_core.contracts.policy import PROFILES
 from engine_core.errors import EngineError
 from engine_core.paths import policies_root, project_root
 from engine_core.segments.seg_6A.families import FAMILIES, registry_mismatch
+from tests.helpers import object_paths
 
 ROOT = project_root()
 POLICIES_6A = (
@@ -345,23 +346,13 @@ def test_6a_policy_header_and_schema(name):
     assert (doc["policy_id"], doc["version"]) == (f"{name}_6A", 1)
 
 
-def _objects(doc, path=()):
-    if isinstance(doc, dict):
-        yield path
-        for k, v in doc.items():
-            yield from _objects(v, (*path, k))
-    elif isinstance(doc, list):
-        for i, v in enumerate(doc):
-            yield from _objects(v, (*path, i))
-
-
 @pytest.mark.parametrize("name", POLICIES_6A)
 def test_6a_unknown_field_at_any_level_fails_with_its_pointer(name):
     """additionalProperties: false (or a closed key vocabulary) at every object level."""
     d = load_dictionary()
     spec = d.policy(f"{name}_6A")
     doc = yaml.safe_load((ROOT / spec.path).read_text())
-    probes = list(_objects(doc))
+    probes = list(object_paths(doc))
     assert len(probes) > 1 or name == "region_map"
     for path in probes:
         bad = copy.deepcopy(doc)

@@ -13,6 +13,7 @@ from jsonschema import Draft202012Validator
 from engine_core.contracts.schemas import SchemaRegistry
 from engine_core.errors import EngineError
 from engine_core.paths import project_root
+from tests.helpers import object_paths
 
 ROOT = project_root()
 POLICIES_6B = {  # name: layer3 section
@@ -75,16 +76,6 @@ def fails_at(reg: SchemaRegistry, name: str, doc, pointer: str) -> None:
         validate(reg, name, doc)
     want = f"ENGINE.POLICY_INVALID: {rel(name)}: {pointer}: "
     assert e.value.message.startswith(want), e.value.message
-
-
-def _objects(doc, path=()):
-    if isinstance(doc, dict):
-        yield path
-        for k, v in doc.items():
-            yield from _objects(v, (*path, k))
-    elif isinstance(doc, list):
-        for i, v in enumerate(doc):
-            yield from _objects(v, (*path, i))
 
 
 def _inject(doc, path, key="bogus", value=1):
@@ -169,7 +160,7 @@ def test_6b_unknown_field_fails_with_its_pointer(reg, name):
     doc = load(name)
     for path in ((), NESTED[name]):
         fails_at(reg, name, *_inject(doc, path))
-    probes = [p for p in _objects(doc) if (name, p) not in OPEN_KEYS]
+    probes = [p for p in object_paths(doc) if (name, p) not in OPEN_KEYS]
     assert len(probes) > 1 or name == "weekly_profile"
     for path in probes:
         fails_at(reg, name, *_inject(doc, path))

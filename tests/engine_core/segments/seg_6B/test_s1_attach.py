@@ -67,18 +67,19 @@ def test_every_arrival_has_a_payer_holding_the_instrument(attached):
 
 
 def test_channel_fields_follow_the_table(attached):
-    _, arr, out, _ = attached
+    w, arr, out, _ = attached
     cnp = arr["virt"]
     assert (out["terminal"][~cnp] >= 0).all() and (out["terminal"][cnp] == -1).all()
     assert (out["ip"][~cnp] == -1).all()
-    assert (
-        np.isin(out["entry"][cnp], [4, 5]).all() and np.isin(out["entry"][~cnp], [0, 1, 2, 3]).all()
-    )
+    entry_cnp, entry_cp = out["entry"][cnp], out["entry"][~cnp]
+    assert np.isin(entry_cnp, [4, 5]).all() and np.isin(entry_cp, [0, 1, 2, 3]).all()
     assert (out["auth"][~cnp] == 0).all() and (out["auth"][cnp] >= 1).all()
-    wallet = out["entry"] == 5
-    assert (out["auth"][wallet] == 4).all()
-    # a CP device only for contactless wallet payments
-    assert (out["device"][~cnp & (out["device"] >= 0)] >= 0).all()
+    wallet = w.inst.type[out["instrument"]] == 4
+    assert (out["auth"][cnp & wallet] == 4).all() and (out["entry"][cnp & wallet] == 5).all()
+    # a card-present device exactly on contactless wallet payments (its bound device)
+    cp_dev = ~cnp & (out["device"] >= 0)
+    assert np.array_equal(cp_dev, ~cnp & wallet)
+    assert (out["entry"][~cnp & wallet] == 1).all()
     assert (out["code"][out["approved"]] == 0).all() and (out["code"][~out["approved"]] > 0).all()
     assert (out["verify_ts"][~cnp] == -1).all()
     assert (out["refund_ts"][~out["approved"]] == -1).all()
