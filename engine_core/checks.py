@@ -21,6 +21,9 @@ class Outcome:
     measured: object
     threshold: object
     skipped: bool = False  # a gate without power where its rule says SKIPPED (not a pass)
+    # passed but outside a WARN-severity band (6B-R12's realism tier, 6B-R13): reported as
+    # WARN, never withholds the flag
+    warn: bool = False
 
 
 @dataclass(frozen=True)
@@ -43,11 +46,11 @@ class Check:
         try:
             out = self.fn(ctx)
             passed, measured, threshold = out.passed, _clean(out.measured), _clean(out.threshold)
-            skipped = out.skipped
+            skipped, warn = out.skipped, out.warn
         except EngineError as e:
-            passed, measured, threshold, skipped = False, e.message, None, False
+            passed, measured, threshold, skipped, warn = False, e.message, None, False, False
         enforced = self.enforced(ctx)
-        status = "PASS" if passed else ("FAIL" if enforced else "WARN")
+        status = ("WARN" if warn else "PASS") if passed else ("FAIL" if enforced else "WARN")
         if skipped:
             status = "SKIPPED"
         return {

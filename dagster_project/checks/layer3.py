@@ -1,9 +1,9 @@
 """Layer-3 realism gates (layer3 §5): one ``@multi_asset_check`` per segment, computed by its
 validation state (S5) and attached to the assets they measure, with the measured value,
 band and strata as metadata. The gates are read from the published validation report, so
-they are computed once per world (mf, seed) however many scenario partitions use it; a
-bundle published without ``_passed.flag`` still carries the report, and its failed gates
-fail here (ERROR in small/reference/large, WARN in tiny)."""
+6A's are computed once per world (mf, seed) however many scenario partitions use it, 6B's
+once per scenario partition; a bundle published without ``_passed.flag`` still carries the
+report, and its failed gates fail here (ERROR in small/reference/large, WARN in tiny)."""
 
 from __future__ import annotations
 
@@ -41,7 +41,9 @@ def realism_checks(segment: str, checks: list[Check], dictionary=None) -> dg.Ass
     )
     def _gates(context, engine: EngineResource):
         seed, world = parse_partition(context.partition_key)
-        ctx = engine.run_context(seed, world, scenario_scoped=False, log=context.log)
+        # scenario-scoped context: the 6B bundle is per scenario; scenario-free datasets (6A's
+        # bundle) drop the scenario from their path, so 6A still reads one report per world
+        ctx = engine.run_context(seed, world, scenario_scoped=True, log=context.log)
         try:
             rows = report_rows(ctx, segment)
         except EngineError as e:

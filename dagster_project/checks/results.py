@@ -45,7 +45,10 @@ def check_result(
         **extra,
         passed=row["status"] == "PASS" or skipped,
         description="SKIPPED: not evaluable in this profile (no power)" if skipped else None,
-        severity=dg.AssetCheckSeverity.ERROR if row["enforced"] else dg.AssetCheckSeverity.WARN,
+        # a WARN row (advisory profile, or a WARN-severity band of a passed gate) never errors
+        severity=dg.AssetCheckSeverity.ERROR
+        if row["enforced"] and row["status"] != "WARN"
+        else dg.AssetCheckSeverity.WARN,
         metadata={
             "check_id": check.check_id,
             "kind": check.kind,

@@ -44,22 +44,70 @@ def features(cells: np.ndarray) -> np.ndarray:
     return x
 
 
+BLOCK = 1 << 15  # rows per float64 block: bounds the working set for wide uint8 feature rows
+
+
+def linear_score(x: np.ndarray, beta: np.ndarray, block: int = BLOCK) -> np.ndarray:
+    """``x @ beta`` in row blocks, so a compact (uint8 one-hot) ``x`` is never widened whole."""
+    out = np.empty(x.shape[0])
+    for s in range(0, x.shape[0], block):
+        out[s : s + block] = np.asarray(x[s : s + block], np.float64) @ beta
+    return out
+
+
+def _objective(eta, beta, pos, n, pen) -> float:
+    """The penalised binomial negative log-likelihood at linear predictor ``eta``."""
+    return float((n * np.logaddexp(0.0, eta) - pos * eta).sum() + 0.5 * (pen * beta * beta).sum())
+
+
 def fit_logistic(
-    x: np.ndarray, pos: np.ndarray, n: np.ndarray, iters: int = 25, ridge: float = 1e-3
+    x: np.ndarray,
+    pos: np.ndarray,
+    n: np.ndarray,
+    iters: int = 25,
+    ridge: float = 1e-3,
+    *,
+    free: int = 0,
+    tol: float = 1e-10,
+    beta0: np.ndarray | None = None,
+    halving: bool = False,
+    block: int = BLOCK,
 ):
     """Newton–IRLS with a small ridge (the one-hot blocks are collinear with the intercept)
     on binomial rows: ``pos`` of ``n`` entities share the feature row ``x`` — the likelihood
     of the per-entity model grouped by its 256 distinct feature rows, so every entity counts
-    and the cost does not grow with the table."""
-    beta = np.zeros(x.shape[1])
+    and the cost does not grow with the table.
+
+    Generalised for the 6B baselines (layer3 §4.6): ``ridge`` spares the first ``free``
+    columns (an unpenalised intercept), ``x`` may be any real dtype and is read in float64
+    row blocks, ``halving`` halves a step until the penalised objective does not rise (near
+    separable rare classes), a singular Hessian falls back to least squares. The defaults
+    are the 6A-R14 fit, operation for operation (its metrics are pinned by the golden)."""
+    p = x.shape[1]
+    pen = np.full(p, float(ridge))
+    pen[:free] = 0.0
+    beta = np.zeros(p) if beta0 is None else np.array(beta0, np.float64)
+    eta = np.empty(x.shape[0])
     for _ in range(iters):
-        p = 1.0 / (1.0 + np.exp(-(x @ beta)))
-        w = n * p * (1 - p)
-        g = x.T @ (pos - n * p) - ridge * beta
-        h = (x * w[:, None]).T @ x + ridge * np.eye(x.shape[1])
-        step = np.linalg.solve(h, g)
+        g, h = -pen * beta, np.diag(pen)
+        for s in range(0, x.shape[0], block):
+            xb, sl = np.asarray(x[s : s + block], np.float64), slice(s, s + block)
+            eta[sl] = xb @ beta
+            pb = 1.0 / (1.0 + np.exp(-eta[sl]))
+            g += xb.T @ (pos[sl] - n[sl] * pb)
+            h += (xb * (n[sl] * pb * (1 - pb))[:, None]).T @ xb
+        try:
+            step = np.linalg.solve(h, g)
+        except np.linalg.LinAlgError:
+            step = np.linalg.lstsq(h, g, rcond=None)[0]
+        if halving:
+            d, t = linear_score(x, step, block), 1.0
+            f0 = _objective(eta, beta, pos, n, pen)
+            while t > 2.0**-30 and _objective(eta + t * d, beta + t * step, pos, n, pen) > f0:
+                t *= 0.5
+            step = t * step
         beta += step
-        if np.abs(step).max() < 1e-10:
+        if np.abs(step).max() < tol:
             break
     return beta
 

@@ -210,6 +210,53 @@ def run_validation(
     )
 
 
+def metrics_parquet(rows, name: str) -> dict[str, bytes]:
+    """A bundle's metrics file (the 6A schema, layer3 §3.6/§4.6): one row per (check, numeric
+    measured value, flattened ``a.b`` keys) with ``lo``/``hi`` when the threshold gives that
+    key a two-sided band, and the check's status."""
+    import io
+
+    cid, strat, val, lo, hi, st = [], [], [], [], [], []
+    for r in rows:
+        m = r["measured"] if isinstance(r["measured"], dict) else {"value": r["measured"]}
+        thr = r["threshold"] if isinstance(r["threshold"], dict) else {}
+        for k, v in sorted(_flatten(m).items()):
+            if isinstance(v, bool) or not isinstance(v, int | float):
+                continue
+            band = thr.get(k)
+            two = isinstance(band, list) and len(band) == 2
+            cid.append(r["check_id"])
+            strat.append(k)
+            val.append(float(v))
+            lo.append(float(band[0]) if two else None)
+            hi.append(float(band[1]) if two else None)
+            st.append(r["status"])
+    t = pa.table(
+        {
+            "check_id": pa.array(cid, pa.string()).dictionary_encode(),
+            "stratum": pa.array(strat, pa.string()).dictionary_encode(),
+            "value": pa.array(val, pa.float64()),
+            "lo": pa.array(lo, pa.float64()),
+            "hi": pa.array(hi, pa.float64()),
+            "status": pa.array(st, pa.string()).dictionary_encode(),
+        }
+    )
+    buf = io.BytesIO()
+    pq.write_table(t, buf, compression="zstd")
+    return {name: buf.getvalue()}
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
 def lookup(values, mapping: dict, dtype=np.float64) -> np.ndarray:
     """Vectorised ``mapping[v]`` for an array of category labels (one dict access per
     distinct label, not per row)."""

@@ -123,15 +123,15 @@ def test_materialise_tiny_partition_with_checks(tmp_path, monkeypatch):
     assert len(status) == len(evals) - 1  # all but the manifest-record check
     assert status.count("FAIL") == 0
     # tiny has no power for the pooled-IP tail gates (< 200 / < 5 000 pool IPs), the
-    # tilt-effectiveness gate (< 30 role members a side) nor, in this world, the DST-window
-    # local-hour check (2 729 arrivals in DST windows < its 5 000 floor): SKIPPED,
+    # tilt-effectiveness gate (< 30 role members a side), 6B's label-delay gate (< 1 000
+    # reported clusters a typology) nor its fraud-per-day gate (F < 1 000): SKIPPED,
     # reported as such; every other gate is evaluated
     skipped = {
         e.check_name
         for e in evals
         if e.metadata.get("status") and e.metadata["status"].value == "SKIPPED"
     }
-    assert skipped == {"5B_S4_T3", "6A_S4_R09", "6A_S4_R10", "6A_S5_R12"}
+    assert skipped == {"6A_S4_R09", "6A_S4_R10", "6A_S5_R12", "6B_S3_R08", "6B_S3_R13"}
     assert all(e.passed for e in evals if e.severity == dg.AssetCheckSeverity.ERROR)
     assert (tmp_path / "layer1/1A/validation").is_dir()
     mats = result.asset_materializations_for_node("engine_manifest")

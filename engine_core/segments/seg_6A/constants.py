@@ -30,6 +30,9 @@ R11_IPS_PER_DEVICE = (1.2, 2.5)
 R11_PROXY_SHARE = (0.01, 0.10)
 R12_TOLERANCE = 0.15
 R12_MIN_MEMBERS = 30
+# powered only if the ±15 % band spans ≥ 2.5 relative s.e. (false FAIL ≤ 1.2 % of seeds):
+# reference (≈ 410 members on the thin side) is powered, small (≈ 45) reports SKIPPED
+R12_POWER_Z = 2.5
 R13_RING_P50 = (5, 25)
 R13_REACHED_SHARE = (0.70, 0.99)
 R14_MIN_POSITIVES = 200

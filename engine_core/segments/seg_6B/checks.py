@@ -15,6 +15,8 @@ from engine_core.kernels.lookup import find_sorted
 from engine_core.segments.columns import codes_of
 from engine_core.segments.common import input_parts, read_json, read_table
 from engine_core.segments.seg_6B import checks_s1 as C
+from engine_core.segments.seg_6B import checks_s3_tables as C3
+from engine_core.segments.seg_6B import checks_s4
 from engine_core.segments.seg_6B import txn as X
 from engine_core.segments.seg_6B.s1_rows import Clock
 from engine_core.segments.tz import load_cache
@@ -127,4 +129,16 @@ CHECKS: list[Check] = [
           "txn ids unique, runs sorted, channel and clock coherence, one row per 5B arrival"),
     Check("6B.S1.I10_trace", INTEGRITY, "rng_trace_log_6B_S1", from_raising(s1_trace),
           "RNG trace totals = family formulas (20 draws per arrival)"),
+    Check("6B.S3.I02_merge", INTEGRITY, "s3_transactions_6B", from_raising(C3.s3_merge),
+          "rows strictly sorted, ids unique, tables row-aligned, each 5B arrival once, L + I rows"),
+    Check("6B.S3.I08_labels", INTEGRITY, "s3_labels_6B", from_raising(C3.s3_labels),
+          "label fields consistent, availability after the row and within the cap; F fraud rows"),
+    Check("6B.S3.I10_trace", INTEGRITY, "rng_trace_log_6B_S3", from_raising(C3.s3_trace),
+          "RNG trace totals = family formulas (2 per cluster, 2 per noise row)"),
+    Check("6B.S4.I09_export", INTEGRITY, "ml_transactions_6B", from_raising(checks_s4.export),
+          "ML columns = whitelist, labels row-aligned 1:1, one split per row group in time order"),
 ]  # fmt: skip
+
+from engine_core.segments.seg_6B.gates_checks import GATES  # noqa: E402
+
+CHECKS += GATES  # the realism gates R01–R13 (6B.S5 measures them)

@@ -96,11 +96,11 @@ def i06_clock(rows: dict, party_tz, h0: int, h_end: int, local_of, part: int) ->
         _fail("I06", f"part {part}: ts_local is not ts_utc in tzid", bad)
 
 
-def i10_trace(ledger, expect: dict[str, int]) -> None:
+def i10_trace(ledger, expect: dict[str, int], state: str = STATE) -> None:
     got = ledger.totals()
     for fam, draws in expect.items():
         have = got.get(fam, {}).get("draws", 0)
         if have != draws:
             raise EngineError(
-                "RNG_TRACE_MISMATCH", STATE, f"6B-I10: {fam} traced {have} draws, formula {draws}"
+                "RNG_TRACE_MISMATCH", state, f"6B-I10: {fam} traced {have} draws, formula {draws}"
             )

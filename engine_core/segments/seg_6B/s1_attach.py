@@ -79,6 +79,63 @@ def _alias(x, ptr, items, q, alias, g):
 
 
 @njit(nogil=True, cache=True)
+def payer_nb(w, virt, party, ts, site, ic_ptr, ic_it, ic_q, ic_a, in_ptr, in_it, in_q, in_a,
+             i_type, i_bound, cof_ptr, cof_it, wallet, pd_ptr, pd_it, pd_q, pd_a, di_ptr, di_it,
+             di_q, di_a, tp_ptr, tp_it, tp_q, tp_a, tr_ptr, tr_start, tr_end, tr_dest, t_ptr,
+             t_items, sc):  # fmt: skip
+    """Slots 4–8 of an arrival for a given payer: instrument, reported and used device, IP
+    (CNP) or terminal (CP; −2: the site has none). Shared with the 6B.S2 rebind replay."""
+    dev, used, ip, term = -1, -1, -1, -1
+    if virt:
+        inst = _alias(w[4], in_ptr, in_it, in_q, in_a, party)
+    else:
+        inst = _alias(w[4], ic_ptr, ic_it, ic_q, ic_a, party)
+    if inst < 0:
+        return inst, dev, used, ip, term
+    is_wallet = i_type[inst] == wallet
+    if virt:  # --- device (slots 5, 6) and IP (slots 7, 8)
+        d = -1
+        if is_wallet:
+            d = i_bound[inst]
+        else:
+            u6 = uniform01_nb(w[6])
+            n_cof = cof_ptr[inst + 1] - cof_ptr[inst]
+            if n_cof > 0 and u6 < sc[4]:
+                k = np.int64(u6 / sc[4] * n_cof)
+                d = cof_it[cof_ptr[inst] + min(k, n_cof - 1)]
+            else:
+                v = (u6 - sc[4]) / (1.0 - sc[4]) if n_cof > 0 else u6
+                d = _alias(_word(v), pd_ptr, pd_it, pd_q, pd_a, party)
+        used = d
+        if d >= 0 and uniform01_nb(w[5]) < sc[2]:
+            dev = d
+        dest = -1
+        for k in range(tr_ptr[party], tr_ptr[party + 1]):
+            if tr_start[k] <= ts < tr_end[k]:
+                dest = tr_dest[k]
+                break
+        p = -1
+        u8 = uniform01_nb(w[8])
+        if dest >= 0 and u8 < sc[5]:
+            p = _alias(_word(u8 / sc[5]), tp_ptr, tp_it, tp_q, tp_a, dest)
+        elif d >= 0:
+            v = (u8 - sc[5]) / (1.0 - sc[5]) if dest >= 0 else u8
+            p = _alias(_word(v), di_ptr, di_it, di_q, di_a, d)
+        if p >= 0 and uniform01_nb(w[7]) < sc[3]:
+            ip = p
+    else:  # --- terminal (slot 6); a wallet pays contactless from its bound device
+        nt = t_ptr[site + 1] - t_ptr[site]
+        if nt == 0:
+            return inst, dev, used, ip, -2
+        k = np.int64(uniform01_nb(w[6]) * nt)
+        term = t_items[t_ptr[site] + min(k, nt - 1)]
+        if is_wallet:
+            dev = i_bound[inst]
+            used = i_bound[inst]
+    return inst, dev, used, ip, term
+
+
+@njit(nogil=True, cache=True)
 def attach_nb(  # fmt: skip
     a_m,
     a_seq,
@@ -257,59 +314,23 @@ def attach_nb(  # fmt: skip
             err[0], err[1] = ERR_NO_PARTY, c
             break
         o_type[i], o_route[i], o_party[i] = t, route, party
-        # --- instrument (slot 4)
-        if virt:
-            inst = _alias(w[4], in_ptr, in_it, in_q, in_a, party)
-        else:
-            inst = _alias(w[4], ic_ptr, ic_it, ic_q, ic_a, party)
+        # --- instrument (slot 4), device (5, 6) and IP (7, 8) / terminal (6)
+        inst, dev, used, ip, term = payer_nb(
+            w, virt, party, ts, a_site[i], ic_ptr, ic_it, ic_q, ic_a, in_ptr, in_it, in_q,
+            in_a, i_type, i_bound, cof_ptr, cof_it, wallet, pd_ptr, pd_it, pd_q, pd_a, di_ptr,
+            di_it, di_q, di_a, tp_ptr, tp_it, tp_q, tp_a, tr_ptr, tr_start, tr_end, tr_dest,
+            t_ptr, t_items, sc,
+        )  # fmt: skip
         if inst < 0:  # the route tables hold carded parties only: a broken table
             err[0], err[1] = ERR_NO_INSTRUMENT, i
             break
-        o_inst[i] = inst
+        if term == -2:
+            err[0], err[1] = ERR_NO_TERMINAL, i
+            break
+        o_inst[i], o_dev[i], o_used[i], o_ip[i], o_term[i] = inst, dev, used, ip, term
         is_wallet = i_type[inst] == wallet
         xb = merchant_country != p_country[party]
         o_xb[i] = xb
-        if virt:  # --- device (slots 5, 6) and IP (slots 7, 8)
-            dev = -1
-            if is_wallet:
-                dev = i_bound[inst]
-            else:
-                u6 = uniform01_nb(w[6])
-                n_cof = cof_ptr[inst + 1] - cof_ptr[inst]
-                if n_cof > 0 and u6 < sc[4]:
-                    k = np.int64(u6 / sc[4] * n_cof)
-                    dev = cof_it[cof_ptr[inst] + min(k, n_cof - 1)]
-                else:
-                    v = (u6 - sc[4]) / (1.0 - sc[4]) if n_cof > 0 else u6
-                    dev = _alias(_word(v), pd_ptr, pd_it, pd_q, pd_a, party)
-            o_used[i] = dev
-            if dev >= 0 and uniform01_nb(w[5]) < sc[2]:
-                o_dev[i] = dev
-            dest = -1
-            for k in range(tr_ptr[party], tr_ptr[party + 1]):
-                if tr_start[k] <= ts < tr_end[k]:
-                    dest = tr_dest[k]
-                    break
-            ip = -1
-            u8 = uniform01_nb(w[8])
-            if dest >= 0 and u8 < sc[5]:
-                ip = _alias(_word(u8 / sc[5]), tp_ptr, tp_it, tp_q, tp_a, dest)
-            elif dev >= 0:
-                v = (u8 - sc[5]) / (1.0 - sc[5]) if dest >= 0 else u8
-                ip = _alias(_word(v), di_ptr, di_it, di_q, di_a, dev)
-            if ip >= 0 and uniform01_nb(w[7]) < sc[3]:
-                o_ip[i] = ip
-        else:  # --- terminal (slot 6); a wallet pays contactless from its bound device
-            s = a_site[i]
-            nt = t_ptr[s + 1] - t_ptr[s]
-            if nt == 0:
-                err[0], err[1] = ERR_NO_TERMINAL, i
-                break
-            k = np.int64(uniform01_nb(w[6]) * nt)
-            o_term[i] = t_items[t_ptr[s] + min(k, nt - 1)]
-            if is_wallet:
-                o_dev[i] = i_bound[inst]
-                o_used[i] = i_bound[inst]
         # --- amount (slot 9) and authorisation (slots 10, 11)
         z = as241_nb(uniform01_nb(w[9]))
         ln_a = ln_med[g] + sigma[g] * z + m_tau[m] + seg_shift[p_seg[party]]

@@ -63,6 +63,13 @@ class Pool:
     wraps: int = 0
     taken: list = field(default_factory=list)
 
+    def peek(self, n: int) -> np.ndarray:
+        """The next ``n`` targets without consuming them (``take`` consumes)."""
+        if self.ids.size == 0:
+            return self.ids[:0] if n == 0 else self.take(n)
+        idx = (self.pos + np.arange(n, dtype=np.int64)) % self.ids.size
+        return self.ids[idx]
+
     def take(self, n: int) -> np.ndarray:
         """The next ``n`` targets (restarting from the top when exhausted; never the same
         target twice inside one take unless the pool is smaller than ``n``)."""
