@@ -288,9 +288,11 @@ class IdLeakResult:
 
 
 def id_leak_probe_6b(table: pa.Table, id_columns=ID_COLUMNS, is_fraud=None) -> IdLeakResult:
-    """6B-R11: one-hot top-4 and bottom-4 bits of every present id column (a column with
-    nulls gets a null level instead), fitted on ``txn_id`` bit 48 = 0, AUC on bit 48 = 1 —
-    held out, as ≈ 330 features inflate an in-sample AUC. Keyed-permutation ids give ≈ 0.5.
+    """6B-R11: one-hot top-4 and bottom-4 bits of every present id column, fitted on
+    ``txn_id`` bit 48 = 0, AUC on bit 48 = 1 — held out, as ≈ 320 features inflate an
+    in-sample AUC. Keyed-permutation ids give ≈ 0.5. A null id switches no feature on: the
+    probe asks whether id *values* carry the label; whether an id is present is the channel
+    (a feature in its own right) and its purity is 6B-R10's null-indicator test.
     ``table``: the §4.6 sample rows; ``is_fraud`` defaults to the table's column."""
     y = _labels(table) if is_fraud is None else np.asarray(is_fraud, bool)
     cols = tuple(c for c in id_columns if c in table.column_names)
@@ -298,10 +300,10 @@ def id_leak_probe_6b(table: pa.Table, id_columns=ID_COLUMNS, is_fraud=None) -> I
     parts, width = [], 1  # (column offset of a group, per-row code or -1 = no column)
     for c in cols:
         ids, null = _ids(table, c)
-        cell, top = cell_of(ids), 16 + int(null.any())  # top bits (+ the null level)
-        parts.append((width, np.where(null, 16, cell >> 4)))
-        parts.append((width + top, np.where(null, -1, cell % 16)))
-        width += top + 16
+        cell = cell_of(ids)
+        parts.append((width, np.where(null, -1, cell >> 4)))
+        parts.append((width + 16, np.where(null, -1, cell % 16)))
+        width += 32
     X = np.zeros((n, width), np.uint8)
     X[:, 0] = 1
     rows = np.arange(n)

@@ -45,13 +45,13 @@ def s3_merge(ctx) -> dict:
                 _v("I01", f"{d} part {k} is not row-aligned with s3_transactions_6B")
         ts, i = O.ts_us(tx.column("ts_utc")), tx.column("txn_id").to_numpy()
         if i.size:
+            ids.append(i)  # this part's own ids (the carried-over last id is not one)
             if last is not None:
                 ts, i = np.r_[last[0], ts], np.r_[last[1], i]
             step = (ts[1:] > ts[:-1]) | ((ts[1:] == ts[:-1]) & (i[1:] > i[:-1]))
             if not step.all() or (i == 0).any():
                 _v("I01", f"part {k}: not strictly sorted by (ts_utc, txn_id) or a txn_id 0")
             last = (ts[-1], i[-1])
-            ids.append(i)
         p = t["s3_txn_provenance_6B"]
         arr = O.codes(p.column("source"), ["ARRIVAL"]) == 0
         arrivals.append(O.u64(p.column("arrival_index"))[arr])

@@ -6,6 +6,7 @@ layering hops along FAN_IN / FAN_OUT / CHAIN / SCATTER_GATHER, cash-out)."""
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from engine_core.kernels.csr import pick
 from engine_core.segments.seg_6B import s2_plan as P
@@ -134,6 +135,20 @@ def account_takeover(env, typ: int, budget: int) -> None:
     )
 
 
+@njit(cache=True)
+def _propagate_nb(src, dst, delay, frac, out_deg, got_t, got_usd):
+    """Money along the hops: each hop leaves ``delay`` after its source's last receipt with
+    ``frac`` of what the source received split over its out-hops (updates got_t/got_usd)."""
+    n = src.size
+    t_h, usd_h = np.zeros(n, np.int64), np.zeros(n)
+    for i in range(n):
+        t_h[i] = got_t[src[i]] + delay[i]
+        usd_h[i] = got_usd[src[i]] * frac[i] / out_deg[src[i]]
+        got_t[dst[i]] = max(got_t[dst[i]], t_h[i])
+        got_usd[dst[i]] += usd_h[i]
+    return t_h, usd_h
+
+
 def _shape(pattern: int, n: int):
     """Hops ``(src, dst)`` between mule ordinals, the inbound receivers and the cash-out
     mules of one campaign's pattern (n ≥ 1 mules)."""
@@ -249,15 +264,9 @@ def _flows(env, pol, typ, camp, ring, pattern, mules, start, dur, W, k) -> dict:
     np.maximum.at(got_t, inbound, t_in)
     np.add.at(got_usd, inbound, usd_in)
     src, dst = hops[:, 0], hops[:, 1]
-    t_h, usd_h = np.zeros(n_h, np.int64), np.zeros(n_h)
     # hops in topological order: every pattern lists a mule's inbound hops before its outbound
     out_deg = np.bincount(src, minlength=mules.size) if n_h else np.zeros(mules.size, np.int64)
-    for i in range(n_h):  # ≤ 2·30 hops of one campaign
-        s = n_in + i
-        t_h[i] = got_t[src[i]] + delay[s]
-        usd_h[i] = got_usd[src[i]] * frac[s] / out_deg[src[i]]
-        got_t[dst[i]] = max(got_t[dst[i]], t_h[i])
-        got_usd[dst[i]] += usd_h[i]
+    t_h, usd_h = _propagate_nb(src, dst, delay[n_in:], frac[n_in:], out_deg, got_t, got_usd)
     i_c = n_in + n_h + np.arange(n_c)
     t_c = got_t[cash] + delay[i_c]
     usd_c = got_usd[cash] * frac[i_c]

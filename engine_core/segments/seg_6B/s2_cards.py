@@ -26,13 +26,17 @@ def ring_of(env, words) -> np.ndarray:
 
 
 def device_ip(env, ring, src_words, dev_words, ip_words, p_operator) -> tuple:
-    """Operator device of the ring with ``p_operator`` (else none) and a ring IP."""
+    """Operator device of the ring, reported with ``p_operator`` (else none), and its IP."""
     f = env.sw.fraud
     use = P.u01(src_words) < p_operator
     d = P.member(dev_words, f.ring_devices.ptr, f.ring_devices.items, ring)
     ids = f.op_device_id[np.maximum(d, 0)] if f.op_device_id.size else np.zeros(d.size, np.uint64)
     dev = np.where(use & (d >= 0), ids, np.uint64(0)).astype(np.uint64)
-    ip = P.member(ip_words, f.ring_ips.ptr, f.ring_ips.items, ring)
+    # the IP is the (reported or not) operator device's, by its IP law; a ring without
+    # devices uses any ring IP
+    ip = pick(f.op_ips, np.maximum(d, 0), ip_words) if f.op_device_id.size else np.full(d.size, -1)
+    ring_ip = P.member(ip_words, f.ring_ips.ptr, f.ring_ips.items, ring)
+    ip = np.where((d >= 0) & (ip >= 0), ip, ring_ip)
     return dev, ip
 
 

@@ -32,7 +32,10 @@ class Env:
         self.ln_median, self.sigma = w.par.ln_median, w.par.sigma
         self.tested: dict[int, np.ndarray] = {}
         self.p_credit_foreign = p_credit_foreign
+        # money leaves by the handle of a primary account, as every legit transfer does (a
+        # transfer from a savings account would be a fraud-only value: 6B-R10)
         th = np.flatnonzero(w.inst.type == HANDLE)
+        th = th[np.asarray(w.accounts["primary"], bool)[w.inst.account[th]]]
         self.handle = np.full(w.accounts["id"].size, -1, np.int64)
         self.handle[w.inst.account[th]] = th
         self.quasi_m = np.flatnonzero(w.m_quasi & (f.m_volume > 0))

@@ -281,7 +281,11 @@ def grow(book: Book, typology: str, budget: int, mean_slots: float, counts_fn):
     n_t = n_t[:kept].copy()
     first = np.concatenate([[0], np.cumsum(n_t)])
     last_targets = per_t[first[-2] :] if kept else per_t[:0]
-    n_t[-1] = int((last_targets > 0).sum()) if kept else 0
-    per_t = np.concatenate([per_t[: first[-2]], last_targets[last_targets > 0]])
+    # drop only the trailing targets truncation emptied (a target may have 0 slots of its
+    # own, e.g. an ATO victim without handle or card: it stays, aligned with the pool)
+    nz = np.flatnonzero(last_targets > 0)
+    keep_last = int(nz[-1]) + 1 if nz.size else 0
+    n_t[-1] = keep_last if kept else 0
+    per_t = np.concatenate([per_t[: first[-2]], last_targets[:keep_last]])
     book.trace_plan(typology, kept)
     return P[:kept], n_t, per_t, kept

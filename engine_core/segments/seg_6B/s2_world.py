@@ -38,6 +38,7 @@ class Fraud:
     ring_devices: Csr  # ring row -> operator device rows (into op_device_id)
     op_device_id: np.ndarray  # sorted operator device ids (uint64)
     ring_ips: Csr  # ring row -> IP rows
+    op_ips: Csr  # operator device row -> its IP rows (weighted by the S1 ip_role_pref law)
     ring_mules: Csr  # ring row -> MULE_ACCOUNT account rows
     ring_cards: Csr  # ring row -> MULE/SYNTHETIC card rows of the ring's parties
     account_cards: Csr  # account row -> card instrument rows (id order)
@@ -66,7 +67,8 @@ def build(io, ctx, pols: dict, h0: int, h_end: int, cache) -> S2World:
     w = s1_world.build(io, ctx, replay, pols, h0, h_end, list(cache.tzids))
     rows = s1_rows.Rows(ctx, w, cache, pols, io)
     cells = _cells(io, w, rows)
-    return S2World(w, rows, _fraud(io, w, rows, cells, list(cache.tzids)), cells)
+    fraud = _fraud(io, w, rows, cells, list(cache.tzids), pols["attachment_6B"]["ip_role_pref"])
+    return S2World(w, rows, fraud, cells)
 
 
 def _cells(io, w, rows) -> dict:
@@ -88,7 +90,7 @@ def _roles(io, table, col, role, extra=()):
     return t.filter(pa.array(keep))
 
 
-def _fraud(io, w, rows, cells, tzids) -> Fraud:
+def _fraud(io, w, rows, cells, tzids, pols_ip_role_pref) -> Fraud:
     inst, acc, parties = w.inst, w.accounts, w.parties
     rings = io.read_table("s5_fraud_rings_6A", ["ring_id", "home_country_iso", "n_mules"])
     r_id = rings.column("ring_id").to_numpy()
@@ -107,12 +109,29 @@ def _fraud(io, w, rows, cells, tzids) -> Fraud:
     dring = ring_of_dev(dev_ids)
     keep = (dring >= 0) & np.isin(dev_ids, ops)
     ring_devices = csr(dring[keep], n_r, np.searchsorted(ops, dev_ids[keep]))
-    ril = io.read_table("s5_ring_ip_links_6A", ["ip_id", "device_id"])
+    ril = io.read_table("s5_ring_ip_links_6A", ["ip_id", "device_id", "link_role"])
     ip_row = find_sorted(w.dev.ip_id, ril.column("ip_id").to_numpy())
     ip_dev = ril.column("device_id").to_numpy()
     ip_ring = ring_of_dev(ip_dev)
     pairs = np.unique(np.stack([ip_ring, ip_row])[:, ip_ring >= 0], axis=1)
     ring_ips = csr(pairs[0], n_r, pairs[1])
+    # an operator device reaches its IPs by the legit device law (mostly its typical IP,
+    # sometimes a proxy exit): TOR/VPN exits stay a minority of fraud traffic, as in S1
+    pref = pols_ip_role_pref
+    roles = list(pref)
+    w_role = np.array([float(pref[r]) for r in roles] + [0.0])
+    role = codes_of(ril.column("link_role"), roles, missing=len(roles))
+    is_op = np.isin(ip_dev, ops)
+    op_row = np.searchsorted(ops, ip_dev[is_op])
+    op_ips = csr(
+        op_row,
+        ops.size,
+        ip_row[is_op],
+        key=w.dev.ip_id[ip_row[is_op]],
+        weights=w_role[role[is_op]],
+        state=STATE,
+        what="operator device IPs",
+    )
     # mule accounts per ring
     mule = _roles(io, "s5_account_roles_6A", "account_id", "MULE_ACCOUNT", ("ring_id",))
     m_acc = find_sorted(acc["id"], mule.column("account_id").to_numpy())
@@ -197,6 +216,7 @@ def _fraud(io, w, rows, cells, tzids) -> Fraud:
         ring_devices,
         ops,
         ring_ips,
+        op_ips,
         ring_mules,
         ring_cards,
         account_cards,

@@ -162,3 +162,13 @@ def test_demand_unresolved_is_fatal(world, tmp_path, monkeypatch):
         run_world(profile="tiny", seed=42, data_root=other, until="6B.S2", scenario="baseline")
     assert e.value.code.endswith("DEMAND_UNRESOLVED")
     assert not list((other / "layer3/6B/s2_overlay_6B").rglob("*.parquet"))
+
+
+def test_payer_side_is_coherent(world):
+    """Every overlay row's instrument is held by its party on its account (6B-I05)."""
+    ov = _read(world, "s2_overlay_6B")
+    inst = pl.read_parquet(sorted((world / "layer3/6A/s3_instrument_base_6A").rglob("*.parquet")))
+    j = ov.join(inst.select("instrument_id", "account_id", "holder_party_id"), on="instrument_id",
+                how="left", suffix="_i")  # fmt: skip
+    assert (j["party_id"] == j["holder_party_id"]).all()
+    assert (j["account_id"] == j["account_id_i"]).all()
