@@ -3,13 +3,12 @@ and the bundle's ``metrics_6A.parquet`` (layer3 §3.6 outputs)."""
 
 from __future__ import annotations
 
-import io as _io
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from engine_core.segments.common import metrics_parquet
 from engine_core.segments.seg_6A import base
 
 # party roles as int8 codes (no string per party or account)
@@ -291,43 +290,5 @@ def write_rings(io, g: Rings, a_id: np.ndarray, ip_tab: dict) -> None:
 
 def metrics(rows) -> dict[str, bytes]:
     """``metrics_6A.parquet``: one row per (check, numeric measured value), with the band
-    when the threshold is a two-sided interval."""
-    cid, strat, val, lo, hi, st = [], [], [], [], [], []
-    for r in rows:
-        m = r["measured"] if isinstance(r["measured"], dict) else {"value": r["measured"]}
-        thr = r["threshold"] if isinstance(r["threshold"], dict) else {}
-        for k, v in sorted(_flatten(m).items()):
-            if isinstance(v, bool) or not isinstance(v, int | float):
-                continue
-            band = thr.get(k)
-            two = isinstance(band, list) and len(band) == 2
-            cid.append(r["check_id"])
-            strat.append(k)
-            val.append(float(v))
-            lo.append(float(band[0]) if two else None)
-            hi.append(float(band[1]) if two else None)
-            st.append(r["status"])
-    t = pa.table(
-        {
-            "check_id": pa.array(cid, pa.string()).dictionary_encode(),
-            "stratum": pa.array(strat, pa.string()).dictionary_encode(),
-            "value": pa.array(val, pa.float64()),
-            "lo": pa.array(lo, pa.float64()),
-            "hi": pa.array(hi, pa.float64()),
-            "status": pa.array(st, pa.string()).dictionary_encode(),
-        }
-    )
-    buf = _io.BytesIO()
-    pq.write_table(t, buf, compression="zstd")
-    return {"metrics_6A.parquet": buf.getvalue()}
-
-
-def _flatten(d, prefix=""):
-    out = {}
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, dict):
-            out.update(_flatten(v, key + "."))
-        else:
-            out[key] = v
-    return out
+    when the threshold is a two-sided interval (the layer-3 metrics schema)."""
+    return metrics_parquet(rows, "metrics_6A.parquet")

@@ -104,10 +104,13 @@ def lookalikes(w) -> tuple:
 def pick_lookalike(words, group, table, self_row) -> np.ndarray:
     """Uniform member of the group other than the party itself (−1: none)."""
     lo, size = table.ptr[group], np.diff(table.ptr)[group]
-    rank = np.full(int(table.items.max()) + 1 if table.items.size else 1, -1, np.int64)
+    size_all = int(table.items.max()) + 1 if table.items.size else 1
+    rank = np.full(size_all, -1, np.int64)
+    home = np.full(size_all, -1, np.int64)  # the group a member belongs to
     rank[table.items] = np.arange(table.items.size) - np.repeat(table.ptr[:-1], table.sizes())
-    me = rank[np.minimum(self_row, rank.size - 1)] if rank.size else np.full(group.size, -1)
-    me = np.where(self_row < rank.size, me, -1)
+    home[table.items] = np.repeat(np.arange(table.n_groups), table.sizes())
+    inside = (self_row < size_all) & (home[np.minimum(self_row, size_all - 1)] == group)
+    me = np.where(inside, rank[np.minimum(self_row, size_all - 1)], -1)
     n_other = size - (me >= 0)
     k = np.minimum((uniform01(words) * n_other).astype(np.int64), np.maximum(n_other - 1, 0))
     k = np.where((me >= 0) & (k >= me), k + 1, k)  # skip the party itself
