@@ -95,15 +95,18 @@ def train(df: pl.DataFrame) -> lgb.Booster:
         categorical_feature=CATEGORICAL, free_raw_data=False,
     )  # fmt: skip
     params = {
-        "objective": "binary", "metric": "auc", "learning_rate": 0.1, "num_leaves": 63,
-        "min_data_in_leaf": 50, "feature_fraction": 0.8, "cat_smooth": 20, "seed": SEED,
+        # regularised for few positives: high-cardinality categoricals (mcc, countries)
+        # otherwise overfit in the first trees and early stopping ends at round 1
+        "objective": "binary", "metric": "auc", "learning_rate": 0.05, "num_leaves": 31,
+        "min_data_in_leaf": 200, "feature_fraction": 0.8, "lambda_l2": 1.0, "cat_l2": 10.0,
+        "cat_smooth": 50, "max_cat_threshold": 32, "seed": SEED,
         "deterministic": True, "force_row_wise": True, "num_threads": THREADS, "verbose": -1,
     }  # fmt: skip
     if not va["y_valid_cutoff"].any():  # nothing to early-stop on: a fixed number of rounds
         return lgb.train(params, dtrain, 200)
     # early stopping on the labels known at the valid cutoff, the next model's train labels
     dvalid = lgb.Dataset(va.select(FEATURES), va["y_valid_cutoff"].to_numpy(), reference=dtrain)
-    stop = [lgb.early_stopping(30, verbose=False)]
+    stop = [lgb.early_stopping(50, verbose=False)]
     return lgb.train(params, dtrain, 500, valid_sets=[dvalid], callbacks=stop)
 
 
