@@ -70,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         ok = ok and result.success and not failed
     print(f"data under {args.data_root.resolve()}; open the UI with `make ui`")
+    ml = sorted((args.data_root / "layer3/6B/ml_transactions_6B").glob("seed=*/*/scenario_id=*"))
+    for part in ml:  # the tables the users came for (README: "The ML tables")
+        labels = Path(str(part).replace("ml_transactions_6B", "ml_labels_6B"))
+        print(f"ML tables: {part.resolve()}/*.parquet + {labels.resolve()}/*.parquet")
     return 0 if ok else 1
 
 
