@@ -148,7 +148,7 @@ def run(ctx):
     cell[conv] = cells.resolve(s, conv)
     fallback = (s["mode"] == P.CONVERT) & (cell < 0)
     s["mode"] = np.where(fallback, P.INJECT, s["mode"])
-    env.fallbacks = [int((fallback & (s["typ"] == i)).sum()) for i in range(len(TYPOLOGIES))]
+    env.fallbacks = np.bincount(s["typ"][fallback], minlength=len(TYPOLOGIES)).tolist()
     settle = _settle(env, plan, s, cell, cells)
     # … (gather, overlay rows and outputs follow)
     return _finish(io, ctx, env, rng, plan, settle, s, cell, cells, camps, fallback, L, A, n_p)
